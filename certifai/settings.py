@@ -1,0 +1,213 @@
+"""Certifai settings: everything comes from the environment (see README, "Configuration"), with
+embedded defaults so `make run` works on a fresh machine: SQLite and a file-system Celery broker."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Generated development secrets and the embedded broker live here (git-ignored).
+LOCAL_DIR = Path(os.environ.get("CERTIFAI_LOCAL_DIR", BASE_DIR / ".certifai"))
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _generated_secret(name: str, make) -> str:
+    """A development secret generated once and kept in LOCAL_DIR, so restarts keep sessions and tokens."""
+    path = LOCAL_DIR / name
+    if not path.exists():
+        LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make())
+    return path.read_text().strip()
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+DEBUG = os.environ.get("CERTIFAI_DEBUG", "") == "1"
+SECRET_KEY = os.environ.get("CERTIFAI_SECRET_KEY") or _generated_secret("secret_key", lambda: secrets.token_urlsafe(50))
+# Newest first; tokens at rest are encrypted with the first and readable with any (key rotation).
+ENCRYPTION_KEYS = _env_list("CERTIFAI_ENCRYPTION_KEY") or [_generated_secret("encryption_key", _fernet_key)]
+ALLOWED_HOSTS = _env_list("CERTIFAI_ALLOWED_HOSTS", "localhost,127.0.0.1")
+BASE_URL = os.environ.get("CERTIFAI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+TRACKER_ALLOWED_HOSTS = _env_list("CERTIFAI_TRACKER_ALLOWED_HOSTS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_filters",
+    "django_tables2",
+    "certifai",
+    "findings",
+    "trackers",
+    "issues",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "certifai.urls"
+WSGI_APPLICATION = "certifai.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("CERTIFAI_DB_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker share the file: wait for locks instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the app and static/ folders, so no collectstatic is needed on one machine.
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+# Uploaded scan files go to disk, not memory (they can be hundreds of MB).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+CERTIFAI_MAX_UPLOAD_SIZE = int(os.environ.get("CERTIFAI_MAX_UPLOAD_SIZE", str(512 * 1024 * 1024)))
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+# --- Celery ---------------------------------------------------------------------------------------
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    # A task whose worker vanished (SIGKILL of the whole worker) is delivered again after this long.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CERTIFAI_VISIBILITY_TIMEOUT", "3600"))}
+else:
+    # Embedded broker: messages are files in LOCAL_DIR/broker, so one machine needs no server.
+    _broker_dir = LOCAL_DIR / "broker"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "store_processed": False,
+    }
+    if os.environ.get("CERTIFAI_ENSURE_BROKER_DIR", "1") == "1":
+        _broker_dir.mkdir(parents=True, exist_ok=True)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+# A task is acknowledged only when done, and requeued when its worker dies: no lost scan.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CERTIFAI_CELERY_EAGER", "") == "1"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- REST API -------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "certifai.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Certifai API",
+    "DESCRIPTION": "Repositories, scans, findings and the tracker issues filed for them.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("CERTIFAI_LOG_LEVEL", "INFO")},
+}
+
+# --- cache (rate-limit hints, task de-duplication): shared by web and workers ----------------------
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "certifai"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(LOCAL_DIR / "cache")}}
+
+CELERY_BEAT_SCHEDULE = {
+    "retry-due-tracker-work": {"task": "issues.retry_due", "schedule": 60.0},
+    "refresh-tracker-issue-states": {"task": "issues.refresh_states", "schedule": 900.0},
+}
+# Tests and benchmarks compress the trackers' documented rate limits by this factor.
+CERTIFAI_RATE_SCALE = float(os.environ.get("CERTIFAI_RATE_SCALE", "1"))
+
+# Pipeline timings (seconds); tests shorten them to exercise worker loss and retries quickly.
+CERTIFAI_ISSUE_LEASE_SECONDS = float(os.environ.get("CERTIFAI_ISSUE_LEASE_SECONDS", "120"))
+CERTIFAI_UNKNOWN_OUTCOME_DELAY = float(os.environ.get("CERTIFAI_UNKNOWN_OUTCOME_DELAY", "60"))
+CERTIFAI_RETRY_BASE_SECONDS = float(os.environ.get("CERTIFAI_RETRY_BASE_SECONDS", "15"))
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CERTIFAI_QUEUE", "celery")

@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from findings import api as findings_api
+from trackers import api as trackers_api
+
+from . import health, views
+
+router = DefaultRouter()
+router.register("repositories", trackers_api.RepositoryViewSet, basename="repository")
+router.register("scans", findings_api.ScanViewSet, basename="scan")
+router.register("findings", findings_api.FindingViewSet, basename="finding")
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include(router.urls)),
+    # Web UI (every page requires login)
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("", include("trackers.urls")),
+    path("", include("findings.urls")),
+    path("", include("issues.urls")),
+]

@@ -1,0 +1,126 @@
+"""REST API for repositories, scans and findings (mounted under /api/v1/ by certifai/urls.py)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from django.conf import settings
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from . import selectors, services
+from .models import Finding, Repository, Scan
+
+
+class RepositorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Repository
+        fields = ["id", "name", "url", "default_branch"]
+
+
+class ScanSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Scan
+        fields = ["id", "repository", "tool", "format", "file_name", "status", "counts", "error", "warnings",
+                  "complete", "created_at", "completed_at"]
+        read_only_fields = fields
+
+
+class ScanUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(choices=services.FORMATS, default="auto")
+
+    def validate_file(self, value):
+        if value.size > settings.CERTIFAI_MAX_UPLOAD_SIZE:
+            raise serializers.ValidationError(
+                f"the file is {value.size} bytes; the limit is {settings.CERTIFAI_MAX_UPLOAD_SIZE} bytes"
+            )
+        return value
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    line = serializers.IntegerField(source="start_line", allow_null=True, read_only=True)
+    first_seen = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = Finding
+        fields = ["id", "repository", "fingerprint", "rule_id", "title", "severity", "description", "file_path",
+                  "line", "end_line", "tool", "status", "first_seen", "resolved_at", "first_scan", "last_scan"]
+        read_only_fields = fields
+
+
+class FindingFilter(filters.FilterSet):
+    class Meta:
+        model = Finding
+        fields = ["repository", "status", "severity", "tool"]
+
+
+class RepositoryViewSet(viewsets.ModelViewSet):
+    serializer_class = RepositorySerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.repository_list()
+
+    @extend_schema(
+        request={"multipart/form-data": ScanUploadSerializer},
+        responses={201: ScanSerializer, 400: OpenApiResponse(description="the file can't be read; nothing written")},
+    )
+    @action(detail=True, methods=["post"], url_path="scans", parser_classes=[parsers.MultiPartParser])
+    def upload_scan(self, request, pk=None):
+        repository = self.get_object()
+        upload = ScanUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        file = upload.validated_data["file"]
+        with _on_disk(file) as path:
+            try:
+                scan = services.import_scan(
+                    repository=repository, path=path, format=upload.validated_data["format"], file_name=file.name
+                )
+            except services.ScanImportError as exc:
+                body = {"detail": f"{file.name}: {exc}"}
+                if exc.scan is not None:
+                    body["scan"] = ScanSerializer(exc.scan).data
+                return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(ScanSerializer(scan).data, status=status.HTTP_201_CREATED)
+
+
+class _on_disk:
+    """The uploaded file as a path: Django keeps big uploads on disk already; small ones are written out."""
+
+    def __init__(self, upload):
+        self.upload = upload
+        self.temp_path: str | None = None
+
+    def __enter__(self) -> str:
+        if hasattr(self.upload, "temporary_file_path"):
+            return self.upload.temporary_file_path()
+        fd, self.temp_path = tempfile.mkstemp(prefix="certifai-scan-")
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in self.upload.chunks():
+                handle.write(chunk)
+        return self.temp_path
+
+    def __exit__(self, *exc) -> None:
+        if self.temp_path:
+            os.unlink(self.temp_path)
+
+
+class ScanViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ScanSerializer
+    filterset_fields = ["repository", "status"]
+
+    def get_queryset(self):
+        return selectors.scan_list()
+
+
+class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = FindingSerializer
+    filterset_class = FindingFilter
+
+    def get_queryset(self):
+        return selectors.finding_list()

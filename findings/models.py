@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Info"
+
+
+# Lower is more severe; stored on findings so "at or above a threshold" and sorting are index scans.
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+
+
+class Repository(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    url = models.URLField(blank=True, help_text="Web address of the source, used to link files and lines.")
+    default_branch = models.CharField(max_length=200, blank=True, default="main")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "repositories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Scan(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="scans")
+    tool = models.CharField(max_length=200, blank=True)
+    format = models.CharField(max_length=20, blank=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # new, unchanged, reappeared, resolved, total; the pipeline adds issues_created, _reopened, ...
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    # What the file itself says went wrong in the scanner (incomplete run, tool errors): shown, not fatal.
+    warnings = models.JSONField(default=list, blank=True)
+    # False when the scanner did not finish: then absent findings are not taken as fixed.
+    complete = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["repository", "-id"], name="scan_repo_recent")]
+
+    def __str__(self) -> str:
+        return f"Scan {self.pk} of {self.repository_id} ({self.tool or self.format})"
+
+
+class Finding(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="findings")
+    fingerprint = models.CharField(max_length=64)
+    rule_id = models.CharField(max_length=500)
+    title = models.CharField(max_length=500, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    severity_rank = models.PositiveSmallIntegerField()
+    description = models.TextField(blank=True)
+    file_path = models.CharField(max_length=1000, blank=True)
+    start_line = models.PositiveIntegerField(null=True, blank=True)
+    end_line = models.PositiveIntegerField(null=True, blank=True)
+    tool = models.CharField(max_length=200)
+    snippet = models.TextField(blank=True)
+    partial_fingerprints = models.JSONField(default=dict, blank=True)
+    help_uri = models.CharField(max_length=1000, blank=True)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    first_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, related_name="+")
+    last_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, related_name="+")
+    # The scans that changed this finding's state last: what the pipeline acts on.
+    reappeared_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    scans = models.ManyToManyField(Scan, through="Sighting", related_name="findings")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["severity_rank", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "fingerprint"], name="finding_unique_fingerprint"),
+        ]
+        indexes = [
+            models.Index(fields=["repository", "status", "severity_rank"], name="finding_repo_status_sev"),
+            models.Index(fields=["repository", "tool", "status"], name="finding_repo_tool_status"),
+            models.Index(fields=["status", "severity_rank", "-id"], name="finding_status_sev"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} at {self.location}"
+
+    @property
+    def location(self) -> str:
+        if not self.file_path:
+            return "(no file)"
+        return f"{self.file_path}:{self.start_line}" if self.start_line else self.file_path
+
+    @property
+    def source_url(self) -> str:
+        """Link to the file and line in the repository's web UI, when its URL is known."""
+        repo = self.repository
+        if not repo.url or not self.file_path:
+            return ""
+        base = repo.url.rstrip("/")
+        branch = repo.default_branch or "main"
+        anchor = f"#L{self.start_line}" if self.start_line else ""
+        # GitHub, Gitea and GitLab (which redirects /blob/) all accept this form.
+        return f"{base}/blob/{branch}/{self.file_path}{anchor}"
+
+
+class Sighting(models.Model):
+    """A finding seen in a scan: the finding's history, one row per scan it appeared in."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE)
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["finding", "scan"], name="sighting_unique")]
+
+    def __str__(self) -> str:
+        return f"finding {self.finding_id} in scan {self.scan_id}"

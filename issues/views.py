@@ -1,0 +1,95 @@
+"""Web pages of the issues app: the issues list with retry, and the finding detail page (it shows the
+finding's tracker issue, so it lives here: issues may import findings and trackers, not the other way)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from trackers.adapters import TrackerConfigError
+
+from . import selectors, services, tasks
+from .filters import IssueFilter
+from .tables import IssueTable
+
+PAGE_SIZE = 25
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return default
+
+
+class IssueListView(LoginRequiredMixin, SingleTableMixin, FilterView):
+    template_name = "issues/issue_list.html"
+    table_class = IssueTable
+    filterset_class = IssueFilter
+    table_pagination = {"per_page": PAGE_SIZE}
+    extra_context = {"nav": "issues"}
+
+    def get_queryset(self):
+        return selectors.issue_list()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        table = context["table"]
+        # The empty state explains how to get issues only when there are none at all (not just none matching).
+        context["has_issues"] = bool(table.paginator.count) or selectors.any_issue()
+        return context
+
+
+class IssueRetryView(LoginRequiredMixin, View):
+    """POST: queue a pending or failed issue again now. htmx gets the updated table row."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        issue = selectors.issue_get(pk)
+        services.retry_issue(issue)
+        tasks.sync_repository.delay(issue.repository_id)
+        if _is_htmx(request):
+            table = IssueTable([selectors.issue_get(pk)], orderable=False)
+            return render(request, "issues/_issue_row.html", {"table": table})
+        messages.success(request, f"Retrying {issue.get_tracker_display()} issue "
+                                  f"{issue.external_id or 'for ' + (issue.title or 'this finding')}.")
+        return redirect(_next_url(request, reverse("issue-list")))
+
+
+class FindingDetailView(LoginRequiredMixin, View):
+    template_name = "issues/finding_detail.html"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        finding = selectors.finding_detail(pk)
+        context = {
+            "nav": "findings",
+            "finding": finding,
+            "linked": selectors.linked_issue(finding),
+            "sightings": selectors.finding_sightings(finding),
+        }
+        return render(request, self.template_name, context)
+
+
+class FindingIssueCreateView(LoginRequiredMixin, View):
+    """POST: file an issue for this finding now, whatever the threshold."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        finding = selectors.finding_detail(pk)
+        try:
+            services.request_issue(finding)
+        except TrackerConfigError as exc:
+            messages.error(request, f"No issue created: {exc}.")
+        else:
+            tasks.sync_repository.delay(finding.repository_id)
+            messages.success(request, "Issue requested: Certifai is filing it in the tracker.")
+        return redirect("finding-detail", pk=pk)

@@ -1,0 +1,28 @@
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+def pytest_configure(config):
+    # Unit tests run Celery tasks in-process; integration tests start a real worker themselves.
+    from certifai.celery import app
+
+    app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture
+def api_client(django_user_model):
+    from rest_framework.test import APIClient
+
+    user = django_user_model.objects.create_user("alice", password="pw-alice-123")
+    client = APIClient()
+    client.force_authenticate(user)
+    client.user = user
+    return client

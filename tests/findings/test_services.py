@@ -1,0 +1,152 @@
+"""Scan import: the finding lifecycle across scans, in one transaction, in bulk."""
+
+import pytest
+
+from findings import services
+from findings.models import Finding, Scan, Sighting
+from findings.signals import scan_completed
+from tests.factories import RepositoryFactory
+
+pytestmark = pytest.mark.django_db
+
+BANDIT1 = "bandit/vulpy__scan1-baseline.bandit.json"
+BANDIT2 = "bandit/vulpy__scan2-after-edit.bandit.json"
+
+
+def _import(repo, data_dir, name, **kwargs):
+    return services.import_scan(repository=repo, path=data_dir / name, **kwargs)
+
+
+def _state(repo):
+    return {f.fingerprint: (f.status, f.last_scan_id, f.resolved_at) for f in Finding.objects.filter(repository=repo)}
+
+
+def test_first_import_creates_one_finding_per_fingerprint(data_dir):
+    repo = RepositoryFactory()
+    scan = _import(repo, data_dir, BANDIT1)
+    # 51 results, of which two pairs share path, line and rule (EXPECTED-CHANGES.json): 49 findings.
+    assert scan.status == Scan.Status.COMPLETED
+    assert scan.counts == {"results": 51, "new": 49, "unchanged": 0, "reappeared": 0, "resolved": 0, "total": 49}
+    assert scan.tool == "bandit" and scan.format == "bandit"
+    assert Finding.objects.filter(repository=repo, status="open").count() == 49
+    assert Sighting.objects.filter(scan=scan).count() == 49
+    finding = Finding.objects.get(repository=repo, file_path="bad/libuser.py", start_line=53, rule_id="B608")
+    assert finding.severity == "medium" and finding.first_scan == scan and finding.last_scan == scan
+    assert "SQL" in finding.description
+
+
+def test_same_scan_twice_gives_no_new_findings(data_dir):
+    repo = RepositoryFactory()
+    _import(repo, data_dir, BANDIT1)
+    second = _import(repo, data_dir, BANDIT1)
+    assert second.counts["new"] == 0 and second.counts["unchanged"] == 49 and second.counts["resolved"] == 0
+    assert Finding.objects.filter(repository=repo).count() == 49
+    assert not Finding.objects.filter(repository=repo).exclude(last_scan=second).exists()
+
+
+def test_scan_pair_resolves_adds_and_reopens(data_dir):
+    repo = RepositoryFactory()
+    first = _import(repo, data_dir, BANDIT1)
+    second = _import(repo, data_dir, BANDIT2)
+    # EXPECTED-CHANGES.json: B608 at libuser.py:53 fixed; B201 moved 55 -> 60 (one resolved, one new);
+    # B324 at libuser.py:64 new.
+    assert (second.counts["new"], second.counts["resolved"], second.counts["reappeared"]) == (2, 2, 0)
+    fixed = Finding.objects.get(repository=repo, rule_id="B608", file_path="bad/libuser.py", start_line=53)
+    assert fixed.status == "resolved" and fixed.resolved_scan == second and fixed.resolved_at is not None
+    moved_from = Finding.objects.get(repository=repo, rule_id="B201", file_path="bad/vulpy.py", start_line=55)
+    assert moved_from.status == "resolved"
+    added = Finding.objects.get(repository=repo, rule_id="B324", file_path="bad/libuser.py", start_line=64)
+    assert added.status == "open" and added.first_scan == second
+
+    third = _import(repo, data_dir, BANDIT1)
+    assert (third.counts["new"], third.counts["reappeared"], third.counts["resolved"]) == (0, 2, 2)
+    fixed.refresh_from_db()
+    assert fixed.status == "open" and fixed.reappeared_scan == third and fixed.resolved_at is None
+    assert fixed.first_scan == first  # the same finding, not a new one
+    assert set(fixed.scans.values_list("id", flat=True)) == {first.id, third.id}
+
+
+def test_other_tools_findings_are_not_resolved(data_dir):
+    repo = RepositoryFactory()
+    _import(repo, data_dir, BANDIT1)
+    semgrep = _import(repo, data_dir, "semgrep/vulpy__scan1-baseline.semgrep.json")
+    assert semgrep.counts["resolved"] == 0
+    assert Finding.objects.filter(repository=repo, tool="bandit", status="open").count() == 49
+
+
+def test_empty_scan_of_a_tool_resolves_its_findings(data_dir):
+    repo = RepositoryFactory()
+    _import(repo, data_dir, BANDIT1)
+    empty = _import(repo, data_dir, "bandit/defectdojo-fixture__bandit-2020-zero-results__no_vuln.json")
+    assert empty.counts["resolved"] == 49
+    assert not Finding.objects.filter(repository=repo, status="open").exists()
+
+
+INVALID = [
+    "sarif-invalid/huge-message-text-6MiB__from-eslint-nodegoat.sarif",
+    "sarif-invalid/missing-runs__from-dockle-0.3.15.sarif",
+    "sarif-invalid/real-checkov-testdata__run-without-tool.sarif",
+    "sarif-invalid/results-is-object-not-array__from-detekt.sarif",
+    "sarif-invalid/truncated-at-60pct__from-trivy-alpine-310.sarif",
+    "sarif-invalid/wrong-version-1.0.0__from-gitleaks-7.4.0.sarif",
+]
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_invalid_file_is_rejected_and_changes_nothing(data_dir, name):
+    repo = RepositoryFactory()
+    # Findings of the same tools as the broken files, so a partial import would show.
+    for valid in [
+        "sarif/trivy-golden__alpine-310-image.sarif",
+        "sarif/eslint-8.57.1__nodegoat-absolute-file-uri-with-space.sarif",
+        "sarif/detekt__vanilla.sarif.json",
+        "sarif/gitleaks-7.4.0__results-without-ruleId.sarif",
+    ]:
+        _import(repo, data_dir, valid)
+    before = _state(repo)
+    sightings = Sighting.objects.count()
+    with pytest.raises(services.ScanImportError) as caught:
+        _import(repo, data_dir, name)
+    message = str(caught.value)
+    assert message and "Traceback" not in message
+    assert _state(repo) == before
+    assert Sighting.objects.count() == sightings
+    failed = caught.value.scan
+    failed.refresh_from_db()
+    assert failed.status == Scan.Status.FAILED and failed.error == message
+
+
+def test_completion_is_announced_after_commit_only(data_dir, django_capture_on_commit_callbacks):
+    received = []
+
+    def receiver(sender, scan, **kwargs):
+        received.append(scan.pk)
+
+    scan_completed.connect(receiver)
+    try:
+        repo = RepositoryFactory()
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            scan = _import(repo, data_dir, BANDIT1)
+        assert received == []  # nothing before the commit
+        for callback in callbacks:
+            callback()
+        assert received == [scan.pk]
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(services.ScanImportError):
+            _import(repo, data_dir, INVALID[1])
+        assert received == [scan.pk]
+    finally:
+        scan_completed.disconnect(receiver)
+
+
+def test_unknown_format_is_refused(data_dir):
+    repo = RepositoryFactory()
+    with pytest.raises(services.ScanImportError, match="unknown format 'xml'"):
+        _import(repo, data_dir, BANDIT1, format="xml")
+    assert not Scan.objects.exists()
+
+
+def test_import_statements_grow_with_batches_not_findings(data_dir, django_assert_max_num_queries, monkeypatch):
+    repo = RepositoryFactory()
+    monkeypatch.setattr(services, "BATCH_SIZE", 10)  # 49 findings: 5 batches
+    with django_assert_max_num_queries(5 * 6 + 12):
+        _import(repo, data_dir, BANDIT1)

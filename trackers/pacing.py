@@ -1,0 +1,107 @@
+"""Pace calls per tracker account within its documented limits, across all workers.
+
+Each limit is a generic cell rate algorithm (GCRA) rule: at most `count` calls per `period` seconds,
+which also spaces them out evenly once a burst is used up. The state of each account lives in one
+database row (RateBucket) locked for the few microseconds of the decision, so it holds for any number
+of workers on PostgreSQL (and SQLite, whose writers are serialised anyway).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+
+from .adapters import TrackerSettings
+from .models import RateBucket
+
+CREATE, WRITE, READ = "create", "write", "read"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    count: int
+    period: float  # seconds
+    applies_to: frozenset[str]
+
+
+def _rules(*rules: tuple[str, int, float, set[str]]) -> tuple[Rule, ...]:
+    return tuple(Rule(name, count, period, frozenset(kinds)) for name, count, period, kinds in rules)
+
+
+# Documented limits (shared/TRACKERS.md, checked against each tracker's docs), with a margin where
+# the tracker counts differently from us.
+LIMITS: dict[str, tuple[Rule, ...]] = {
+    # GitHub: content creation at most 80/minute and 500/hour; writes in series, at least 1 s apart.
+    "github": _rules(
+        ("create-minute", 80, 60.0, {CREATE}),
+        ("create-hour", 500, 3600.0, {CREATE}),
+        ("write-spacing", 1, 1.0, {CREATE, WRITE}),
+        ("requests-hour", 5000, 3600.0, {CREATE, WRITE, READ}),
+    ),
+    # gitlab.com: issue creation 200/minute, notes 60/minute (we count every create as both), API 2,000/minute.
+    "gitlab": _rules(
+        ("create-minute", 60, 60.0, {CREATE}),
+        ("requests-minute", 2000, 60.0, {CREATE, WRITE, READ}),
+    ),
+    # Gitea has no API rate limit of its own; stay gentle with self-hosted instances.
+    "gitea": _rules(("requests-second", 10, 1.0, {CREATE, WRITE, READ})),
+    # Jira Cloud limits are cost based and undisclosed; it answers 429 with Retry-After. Stay modest.
+    "jira": _rules(("writes-second", 5, 1.0, {CREATE, WRITE}), ("requests-second", 20, 1.0, {CREATE, WRITE, READ})),
+}
+
+
+def account_key(tracker: TrackerSettings) -> str:
+    """One bucket per tracker host and token: the tracker counts per account."""
+    url = tracker.api_url or tracker.instance_url or tracker.type
+    host = urlsplit(url).netloc or url
+    token = hashlib.sha256(tracker.token.encode()).hexdigest()[:16]
+    return f"{tracker.type}:{host}:{token}"
+
+
+def _scale() -> float:
+    # Benchmarks and tests compress time: 60 makes "per minute" limits "per second".
+    return float(getattr(settings, "CERTIFAI_RATE_SCALE", 1.0))
+
+
+def reserve(tracker_type: str, key: str, kind: str, now: float | None = None) -> float:
+    """Take a slot for one call of `kind` now, or return how many seconds to wait before asking again."""
+    rules = [rule for rule in LIMITS.get(tracker_type, ()) if kind in rule.applies_to]
+    if not rules:
+        return 0.0
+    scale = _scale()
+    with transaction.atomic():
+        bucket, _ = RateBucket.objects.select_for_update().get_or_create(key=key)
+        now = time.time() if now is None else now
+        wait = 0.0
+        for rule in rules:
+            interval = rule.period / rule.count / scale
+            tolerance = interval * (rule.count - 1)
+            tat = max(bucket.tat.get(rule.name, now), now)
+            wait = max(wait, tat - tolerance - now)
+        if wait > 0:
+            return wait
+        for rule in rules:
+            interval = rule.period / rule.count / scale
+            bucket.tat[rule.name] = max(bucket.tat.get(rule.name, now), now) + interval
+        bucket.save(update_fields=["tat"])
+    return 0.0
+
+
+def acquire(tracker: TrackerSettings, kind: str, max_sleep: float = 5.0) -> float:
+    """Wait for a slot, sleeping at most `max_sleep` seconds in all; returns the wait still needed
+    (0 when the slot is taken). A caller given a positive number should come back later, not sleep."""
+    key = account_key(tracker)
+    deadline = time.monotonic() + max_sleep
+    while True:
+        wait = reserve(tracker.type, key, kind)
+        if wait <= 0:
+            return 0.0
+        if time.monotonic() + wait > deadline:
+            return wait
+        time.sleep(wait)

@@ -1,0 +1,85 @@
+"""Writes and tracker calls for tracker configurations."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from findings.models import Repository
+
+from .adapters import ConnectionResult, TrackerSettings, get_adapter
+from .crypto import SecretError, decrypt, encrypt
+from .models import DEFAULT_URLS, FIELDS_BY_TYPE, TrackerConfig
+
+logger = logging.getLogger(__name__)
+
+# API/form field name -> model field name, where they differ.
+MODEL_FIELD = {"repository": "repo_path"}
+COMMON_FIELDS = ("min_severity", "labels", "auto_close", "reopen_policy")
+
+
+@transaction.atomic
+def save_tracker(repository: Repository, data: dict[str, Any]) -> TrackerConfig:
+    """Create or update `repository`'s tracker from validated API/form data.
+
+    A blank or missing token keeps the saved one (the token is write-only). Fields of other tracker
+    types are cleared so a type change leaves nothing stale behind. Saving un-pauses a paused sync.
+    """
+    config = TrackerConfig.objects.select_for_update().filter(repository=repository).first()
+    config = config or TrackerConfig(repository=repository)
+    tracker_type = data["type"]
+    changed_type = config.pk is not None and config.type != tracker_type
+    config.type = tracker_type
+    for name in ("repository", "project_id", "project_key", "instance_url", "api_url", "email", "issue_type"):
+        value = data.get(name, "") if name in FIELDS_BY_TYPE[tracker_type] else ""
+        setattr(config, MODEL_FIELD.get(name, name), (value or "").strip())
+    if tracker_type in DEFAULT_URLS:
+        field, default = DEFAULT_URLS[tracker_type]
+        setattr(config, field, getattr(config, field) or default)
+    if tracker_type == "jira":
+        config.issue_type = config.issue_type or "Bug"
+    for name in COMMON_FIELDS:
+        if name in data:
+            setattr(config, name, data[name])
+    token = (data.get("token") or "").strip()
+    if token:
+        config.token_encrypted = encrypt(token)
+    elif changed_type:
+        config.token_encrypted = ""  # a token for another tracker is of no use here
+    config.sync_paused, config.sync_error = False, ""
+    config.save()
+    return config
+
+
+def delete_tracker(repository: Repository) -> None:
+    TrackerConfig.objects.filter(repository=repository).delete()
+
+
+def tracker_settings(config: TrackerConfig) -> TrackerSettings:
+    """The plain values an adapter takes. Raises SecretError when the token can't be decrypted."""
+    return TrackerSettings(
+        type=config.type,
+        token=decrypt(config.token_encrypted),
+        repository=config.repo_path,
+        project_id=config.project_id,
+        project_key=config.project_key,
+        instance_url=config.instance_url.rstrip("/"),
+        api_url=config.api_url.rstrip("/"),
+        email=config.email,
+        issue_type=config.issue_type or "Bug",
+        labels=tuple(config.labels or ()),
+    )
+
+
+def test_connection(config: TrackerConfig) -> ConnectionResult:
+    if not config.has_token:
+        return ConnectionResult(False, "No token is saved for this tracker: enter one and save.")
+    try:
+        adapter = get_adapter(tracker_settings(config))
+    except SecretError as exc:
+        return ConnectionResult(False, str(exc))
+    result = adapter.test_connection()
+    logger.info("tracker test for repository %s (%s): %s", config.repository_id, config.type, result.ok)
+    return result
