@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -165,7 +166,20 @@ def _same_code(old: Finding, new: Finding) -> bool:
     shared = set(old.partial_fingerprints) & set(new.partial_fingerprints)
     if shared:
         return all(old.partial_fingerprints[k] == new.partial_fingerprints[k] for k in shared)
-    return bool(old.snippet.strip()) and old.snippet.strip() == new.snippet.strip()
+    old_code = _code_key(old.snippet)
+    return bool(old_code) and old_code == _code_key(new.snippet)
+
+
+_LINE_NUMBER = re.compile(r"^\s*\d+[ \t:|]?")
+
+
+def _code_key(snippet: str) -> str:
+    """The code of a snippet without what changes when it moves: line-number gutters (Bandit prints
+    "55 app.run(...)"), indentation and blank context lines."""
+    lines = [line for line in snippet.splitlines() if line.strip()]
+    if lines and all(_LINE_NUMBER.match(line) for line in snippet.splitlines() if line.strip()):
+        lines = [_LINE_NUMBER.sub("", line, count=1) for line in lines]
+    return "\n".join(line.strip() for line in lines if line.strip())
 
 
 def _hand_over(issue: TrackerIssue, finding: Finding, scan: Scan) -> None:

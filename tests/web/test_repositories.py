@@ -296,3 +296,20 @@ def test_upload_over_the_size_limit(web, f, settings):
     response = web.post(reverse("repository-detail", args=[repo.pk]), {"file": big, "format": "auto"})
     assert response.status_code == 200
     assert "the limit is 5 bytes" in field_error(response.content.decode(), "id_file")
+
+
+@pytest.mark.parametrize(("tracker", "form_fields", "api_fields", "field"), [
+    ("github", {"github_repository": "no-slash", "github_token": "t"}, {"repository": "no-slash", "token": "t"},
+     "repository"),
+    ("jira", {"jira_project_key": "lower", "jira_instance_url": "https://j.example.com", "jira_token": "t"},
+     {"project_key": "lower", "instance_url": "https://j.example.com", "token": "t"}, "project_key"),
+    ("gitlab", {"gitlab_token": "t"}, {"token": "t"}, "project_id"),
+])
+def test_form_and_api_apply_the_same_rules(web, api_client, tracker, form_fields, api_fields, field):
+    api = api_client.post("/api/v1/repositories/", {"name": "acme/api", "tracker": {"type": tracker, **api_fields}},
+                          format="json")
+    assert api.status_code == 400
+    api_message = api.json()["tracker"][field][0]
+    html = web.post(reverse("repository-add"), form_data(tracker, **form_fields)).content.decode()
+    form_message = field_error(html, f"id_tracker-{tracker}_{field}")
+    assert form_message.rstrip(".").lower().replace("&quot;", '"') == api_message.rstrip(".").lower()
