@@ -200,7 +200,9 @@ else:
                           "LOCATION": str(LOCAL_DIR / "cache")}}
 
 CELERY_BEAT_SCHEDULE = {
-    "retry-due-tracker-work": {"task": "issues.retry_due", "schedule": 60.0},
+    # Picks up work whose worker died (lease expired) and failed work whose wait is over.
+    "retry-due-tracker-work": {"task": "issues.retry_due",
+                               "schedule": float(os.environ.get("CERTIFAI_RETRY_DUE_INTERVAL", "60"))},
     "refresh-tracker-issue-states": {"task": "issues.refresh_states", "schedule": 900.0},
 }
 # Tests and benchmarks compress the trackers' documented rate limits by this factor.

@@ -4,6 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from findings import api as findings_api
+from issues import api as issues_api
+from issues import webhooks
 from trackers import api as trackers_api
 
 from . import health, views
@@ -11,7 +13,8 @@ from . import health, views
 router = DefaultRouter()
 router.register("repositories", trackers_api.RepositoryViewSet, basename="repository")
 router.register("scans", findings_api.ScanViewSet, basename="scan")
-router.register("findings", findings_api.FindingViewSet, basename="finding")
+router.register("findings", issues_api.FindingViewSet, basename="finding")
+router.register("issues", issues_api.TrackerIssueViewSet, basename="trackerissue")
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -20,6 +23,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/webhooks/<str:tracker>/<int:repository_id>/", webhooks.receive, name="webhook"),
     path("api/v1/", include(router.urls)),
     # Web UI (every page requires login)
     path("", views.DashboardView.as_view(), name="dashboard"),

@@ -535,3 +535,13 @@ def request_issue(finding: Finding) -> TrackerIssue:
         ignore_conflicts=True,
     )
     return TrackerIssue.objects.get(repository_id=finding.repository_id, fingerprint=finding.fingerprint)
+
+
+def apply_webhook_issue(config: TrackerConfig, issue: ExternalIssue) -> bool:
+    """Update the linked issue a tracker's webhook told us about. False when it isn't one of ours."""
+    rows = {
+        row.external_id: row
+        for row in TrackerIssue.objects.filter(repository_id=config.repository_id, tracker=config.type,
+                                               external_id=issue.external_id)
+    }
+    return bool(rows) and apply_external_states(rows, [issue]) >= 0

@@ -12,6 +12,14 @@ def pytest_configure(config):
     app.conf.task_always_eager = True
 
 
+@pytest.fixture(autouse=True)
+def isolated_cache(settings, request):
+    """Each test gets an empty in-process cache (webhook replay ids, schedule hints); real workers in the
+    integration tests use Redis themselves."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": request.node.nodeid}}
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA

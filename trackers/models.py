@@ -30,6 +30,8 @@ class TrackerConfig(models.Model):
     email = models.CharField(max_length=254, blank=True)
     issue_type = models.CharField(max_length=100, blank=True, default="Bug")
     token_encrypted = models.TextField(blank=True, editable=False)
+    # Secret the tracker signs its webhook deliveries with (generated; shown to admins to paste in the tracker).
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
 
     min_severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.LOW)
     labels = models.JSONField(default=list, blank=True)

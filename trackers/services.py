@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from django.db import transaction
@@ -48,9 +49,19 @@ def save_tracker(repository: Repository, data: dict[str, Any]) -> TrackerConfig:
         config.token_encrypted = encrypt(token)
     elif changed_type:
         config.token_encrypted = ""  # a token for another tracker is of no use here
+    if not config.webhook_secret_encrypted:
+        config.webhook_secret_encrypted = encrypt(secrets.token_urlsafe(32))
     config.sync_paused, config.sync_error = False, ""
     config.save()
     return config
+
+
+def webhook_secret(config: TrackerConfig) -> str:
+    return decrypt(config.webhook_secret_encrypted)
+
+
+def webhook_path(config: TrackerConfig) -> str:
+    return f"/api/v1/webhooks/{config.type}/{config.repository_id}/"
 
 
 def delete_tracker(repository: Repository) -> None:

@@ -25,19 +25,33 @@ class Workers:
         self.extra_env = extra_env
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, concurrency: int = 2, name: str | None = None) -> subprocess.Popen:
+    def _env(self) -> dict[str, str]:
         db = settings.DATABASES["default"]
-        env = {
+        return {
             **os.environ,
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
             "REDIS_URL": self.redis_url,
             "CERTIFAI_QUEUE": self.queue,
             **self.extra_env,
         }
+
+    def start(self, concurrency: int = 2, name: str | None = None) -> subprocess.Popen:
+        env = self._env()
         proc = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "celery", "-A", "certifai", "worker", "-Q", self.queue, "-c", str(concurrency),
              "-n", f"{name or uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle",
              "--without-heartbeat", "--loglevel=WARNING"],
+            cwd=ROOT, env=env, start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def start_beat(self, tmp_path: Path) -> subprocess.Popen:
+        """Celery beat, as deployed: its periodic retry_due hands work of dead workers to live ones."""
+        env = {**self._env(), "CERTIFAI_RETRY_DUE_INTERVAL": "2"}
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "celery", "-A", "certifai", "beat", "--loglevel=WARNING",
+             "--schedule", str(tmp_path / "beat-schedule")],
             cwd=ROOT, env=env, start_new_session=True,
         )
         self.procs.append(proc)

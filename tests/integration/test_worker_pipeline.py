@@ -62,14 +62,15 @@ def all_synced(repository, expected: int) -> bool:
     return rows.count() == expected and not rows.exclude(sync_state="synced").exists()
 
 
-def test_worker_killed_mid_sync_loses_and_duplicates_nothing(workers, github, repo):
+def test_worker_killed_mid_sync_loses_and_duplicates_nothing(workers, github, repo, tmp_path):
     github.add_fault(Fault("delay", seconds=0.25), method="POST", path=r"/issues$", times=1000)
+    workers.start_beat(tmp_path)
     first = workers.start(concurrency=1, name="doomed")
     record_scan(repository=repo, findings=findings(30), tools=["CodeQL"])
     wait_until(lambda: github.issue_count("acme/app") >= 5, 60, message="the first issues")
     workers.kill(first)  # in the middle of a create, most likely
     workers.start(concurrency=2, name="rescuer")
-    wait_until(lambda: all_synced(repo, 30), 120, message="every finding's issue", describe=lambda: rows_state(repo))
+    wait_until(lambda: all_synced(repo, 30), 60, message="every finding's issue", describe=lambda: rows_state(repo))
     counts = marker_counts(github)
     assert len(counts) == 30 and set(counts.values()) == {1}
     assert github.issue_count("acme/app") == 30

@@ -10,5 +10,6 @@ from .base import (  # noqa: F401
     TrackerRateLimited,
     TrackerSettings,
     TrackerTransientError,
+    WebhookSignatureError,
 )
 from .registry import DISPLAY_NAMES, adapter_class, get_adapter  # noqa: F401

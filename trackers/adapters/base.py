@@ -7,8 +7,11 @@ Adapters import no Django model: they take a `TrackerSettings` and `IssueContent
 from __future__ import annotations
 
 import abc
+import hashlib
+import hmac
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -51,6 +54,10 @@ class TrackerConfigError(TrackerError):
 
 class TrackerNotFound(TrackerConfigError):
     """The issue (or project) is gone from the tracker: deleted or moved."""
+
+
+class WebhookSignatureError(TrackerError):
+    """A webhook delivery whose signature or token doesn't match the repository's secret."""
 
 
 class TrackerRateLimited(TrackerError):
@@ -194,7 +201,32 @@ class TrackerAdapter(abc.ABC):
         claimed the work) the adapter first reads the issues created since then through a path that
         is consistent: a listing endpoint (GitHub, GitLab, Gitea) or reading keys by number (Jira)."""
 
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> ExternalIssue | None:
+        """The issue state a webhook delivery announces, or None for an event that isn't about an issue.
+
+        Checks the delivery's signature against `secret` first, in constant time; raises
+        WebhookSignatureError when it doesn't match. `headers` names are lower case."""
+        raise NotImplementedError(f"{self.display_name} webhooks are not supported")
+
     @abc.abstractmethod
     def list_issues(self, external_ids: Sequence[str]) -> list[ExternalIssue]:
         """Current state of many issues in as few calls as the tracker allows (list/search, not
         one call per issue). Ids the tracker no longer has are left out."""
+
+
+def hmac_sha256_matches(secret: str, body: bytes, signature: str | None, prefix: str = "") -> bool:
+    """Constant-time check of a hex HMAC-SHA256 signature such as "sha256=ab12..." (prefix "sha256=")."""
+    if not secret or not signature or not signature.startswith(prefix):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature[len(prefix):].strip().lower())
+
+
+def webhook_json(body: bytes) -> dict:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise TrackerConfigError("the webhook body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise TrackerConfigError("the webhook body is not a JSON object")
+    return payload

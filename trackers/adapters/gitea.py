@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -53,7 +53,10 @@ from .base import (
     TrackerRateLimited,
     TrackerSettings,
     TrackerTransientError,
+    WebhookSignatureError,
     has_marker,
+    hmac_sha256_matches,
+    webhook_json,
 )
 from .content import issue_labels, markdown_body, severity_label
 
@@ -627,6 +630,18 @@ class GiteaAdapter(TrackerAdapter):
             if any(isinstance(c, dict) and has_marker(c.get("body"), fingerprint) for c in comments or []):
                 return self._to_issue(item)
         return None
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> ExternalIssue | None:
+        # Gitea signs the body with the webhook secret: hex HMAC-SHA256 in X-Gitea-Signature.
+        if not hmac_sha256_matches(secret, body, headers.get("x-gitea-signature")):
+            raise WebhookSignatureError("X-Gitea-Signature does not match this repository's webhook secret")
+        payload = webhook_json(body)
+        issue = payload.get("issue")
+        if headers.get("x-gitea-event") not in ("issues", None) or not isinstance(issue, dict):
+            return None
+        if issue.get("pull_request"):
+            return None
+        return self._to_issue(issue)
 
     def list_issues(self, external_ids: Sequence[str]) -> list[ExternalIssue]:
         wanted: list[int] = []

@@ -25,7 +25,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -52,7 +52,10 @@ from .base import (
     TrackerNotFound,
     TrackerRateLimited,
     TrackerTransientError,
+    WebhookSignatureError,
     has_marker,
+    hmac_sha256_matches,
+    webhook_json,
 )
 from .content import issue_labels, markdown_body
 
@@ -471,6 +474,16 @@ class GitHubAdapter(TrackerAdapter):
             headers, data = self.requester.requestJsonAndCheck("GET", url, parameters=params)
             yield from data or []
             url, params = _links(headers).get("next", ""), None
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> ExternalIssue | None:
+        # https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
+        if not hmac_sha256_matches(secret, body, headers.get("x-hub-signature-256"), prefix="sha256="):
+            raise WebhookSignatureError("X-Hub-Signature-256 does not match this repository's webhook secret")
+        payload = webhook_json(body)
+        issue = payload.get("issue")
+        if headers.get("x-github-event") != "issues" or not isinstance(issue, dict) or issue.get("pull_request"):
+            return None
+        return _external(issue)
 
     def list_issues(self, external_ids: Sequence[str]) -> list[ExternalIssue]:
         """Batch refresh.

@@ -18,9 +18,10 @@ Errors are rebuilt from the status code and never carry python-gitlab's exceptio
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -41,7 +42,9 @@ from .base import (
     TrackerError,
     TrackerRateLimited,
     TrackerTransientError,
+    WebhookSignatureError,
     has_marker,
+    webhook_json,
 )
 from .content import issue_labels, markdown_body
 
@@ -435,6 +438,18 @@ class GitLabAdapter(TrackerAdapter):
             if has_marker(data.get("description"), fingerprint):
                 return self._to_external(data)
         return None
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> ExternalIssue | None:
+        # https://docs.gitlab.com/user/project/integrations/webhooks/ : the secret comes back in X-Gitlab-Token.
+        token = headers.get("x-gitlab-token") or ""
+        if not secret or not hmac.compare_digest(token.encode(), secret.encode()):
+            raise WebhookSignatureError("X-Gitlab-Token does not match this repository's webhook secret")
+        payload = webhook_json(body)
+        attributes = payload.get("object_attributes")
+        if payload.get("object_kind") != "issue" or not isinstance(attributes, dict):
+            return None
+        labels = [{"name": label.get("title", "")} for label in payload.get("labels") or [] if isinstance(label, dict)]
+        return self._to_external({**attributes, "web_url": attributes.get("url"), "labels": labels})
 
     def list_issues(self, external_ids: Sequence[str]) -> list[ExternalIssue]:
         iids: list[int] = []

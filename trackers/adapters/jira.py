@@ -49,7 +49,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -71,7 +71,10 @@ from .base import (
     TrackerError,
     TrackerRateLimited,
     TrackerTransientError,
+    WebhookSignatureError,
     has_marker,
+    hmac_sha256_matches,
+    webhook_json,
 )
 from .jira_format import adf_to_text, comment_body, description, jira_labels, jira_summary
 
@@ -861,6 +864,16 @@ class JiraAdapter(TrackerAdapter):
             if has_marker(issue.body, fingerprint):
                 return issue
         return None
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> ExternalIssue | None:
+        # Admin webhooks with a secret are signed (WebSub style): X-Hub-Signature: sha256=<hex HMAC of the body>.
+        if not hmac_sha256_matches(secret, body, headers.get("x-hub-signature"), prefix="sha256="):
+            raise WebhookSignatureError("X-Hub-Signature does not match this repository's webhook secret")
+        payload = webhook_json(body)
+        issue = payload.get("issue")
+        if not str(payload.get("webhookEvent", "")).startswith("jira:issue_") or not isinstance(issue, dict):
+            return None
+        return self._to_external(issue)
 
     def list_issues(self, external_ids: Sequence[str]) -> list[ExternalIssue]:
         keys: list[str] = []
