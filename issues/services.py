@@ -107,7 +107,28 @@ def _plan_creates(config: TrackerConfig, scan: Scan | None) -> int:
         ]
         # A row that exists already (another worker, a redelivered task) is left as it is.
         TrackerIssue.objects.bulk_create(rows, ignore_conflicts=True)
-        claimed += len(rows)
+        claimed += len(rows) - _relink(config, dict(batch), scan)
+
+
+def _relink(config: TrackerConfig, fingerprints_by_finding: dict[int, str], scan: Scan | None) -> int:
+    """Rows of these fingerprints that track another finding (code that moved away and came back) or none:
+    hand them back to the open finding of their own fingerprint. Returns how many were handed back."""
+    finding_by_fingerprint = {fp: finding_id for finding_id, fp in fingerprints_by_finding.items()}
+    stray = TrackerIssue.objects.filter(
+        repository_id=config.repository_id, fingerprint__in=list(finding_by_fingerprint)
+    ).exclude(finding_id__in=list(fingerprints_by_finding)).filter(
+        Q(finding__isnull=True) | Q(finding__status=Finding.Status.RESOLVED)
+    )
+    relinked = 0
+    for row in stray:
+        row.finding_id = finding_by_fingerprint[row.fingerprint]
+        if row.state == TrackerIssue.State.CLOSED and not row.pending_action:
+            row.pending_action, row.sync_state, row.action_scan = Action.REOPEN, Sync.PENDING, scan
+            row.attempts, row.claimed_at, row.next_attempt_at = 0, None, None
+            row.pending_comment = "Certifai sees this finding again: reopening."
+        row.save()
+        relinked += 1
+    return relinked
 
 
 def _plan_reopens(scan: Scan, config: TrackerConfig) -> int:
@@ -145,8 +166,9 @@ def _plan_moved_code(scan: Scan, config: TrackerConfig) -> int:
     if not resolved:
         return 0
     candidates: dict[tuple[str, str], list[Finding]] = {}
+    # Findings this scan added or brought back, without an issue of their own.
     new = Finding.objects.filter(
-        first_scan=scan, repository_id=scan.repository_id, tracker_issue__isnull=True,
+        Q(first_scan=scan) | Q(reappeared_scan=scan), repository_id=scan.repository_id, tracker_issue__isnull=True,
         rule_id__in={f.rule_id for f in resolved}, file_path__in={f.file_path for f in resolved},
     )
     for finding in new:

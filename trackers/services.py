@@ -6,6 +6,7 @@ import logging
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from findings.models import Repository
@@ -62,6 +63,27 @@ def webhook_secret(config: TrackerConfig) -> str:
 
 def webhook_path(config: TrackerConfig) -> str:
     return f"/api/v1/webhooks/{config.type}/{config.repository_id}/"
+
+
+WEBHOOK_HOWTO = {
+    "github": "Repository settings → Webhooks → Add webhook: content type application/json, this secret, "
+              "event \"Issues\".",
+    "gitlab": "Project settings → Webhooks: this URL, this secret as the Secret token, trigger \"Issues events\".",
+    "gitea": "Repository settings → Webhooks → Add webhook (Gitea): POST, application/json, this secret, "
+             "event \"Issues\".",
+    "jira": "Jira administration → System → WebHooks → Create: this URL, this secret, events \"Issue updated\".",
+}
+
+
+def webhook_settings(config: TrackerConfig) -> dict[str, str] | None:
+    """What a person pastes into the tracker's webhook form, or None before the tracker was saved with a secret."""
+    if not config.webhook_secret_encrypted:
+        return None
+    try:
+        secret = webhook_secret(config)
+    except SecretError:
+        return None
+    return {"url": settings.BASE_URL + webhook_path(config), "secret": secret, "howto": WEBHOOK_HOWTO[config.type]}
 
 
 def delete_tracker(repository: Repository) -> None:

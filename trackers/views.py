@@ -65,10 +65,12 @@ class RepositoryDetailView(LoginRequiredMixin, View):
         scans = finding_selectors.scan_list(repository.pk)
         if upload_scan is None and request.GET.get("scan", "").isdigit():
             upload_scan = scans.filter(pk=int(request.GET["scan"])).first()
+        tracker = selectors.tracker_of(repository)
         context = {
             "nav": "repositories",
             "repository": repository,
-            "tracker": selectors.tracker_of(repository),
+            "tracker": tracker,
+            "webhook": services.webhook_settings(tracker) if tracker else None,
             "severity_counts": finding_selectors.open_severity_counts(repository.pk),
             "scans": scans[:RECENT_SCANS],
             "upload_form": form,

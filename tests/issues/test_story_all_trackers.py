@@ -132,10 +132,17 @@ def test_whole_story(tracker, data_dir):
     second.refresh_from_db()
     assert (second.counts["issues_closed"], second.counts["issues_moved"], second.counts["issues_created"]) == (1, 1, 1)
 
-    run(repo, data_dir, SCAN1)  # X back: the same issue reopened
+    run(repo, data_dir, SCAN1)  # X back: the same issue reopened; B201 moved back to 55 keeps its issue
     x.refresh_from_db()
     assert x.state == "open" and adapter.get_issue(x.external_id).state == "open"
     assert creates() == actionable + 1
+    moved.refresh_from_db()
+    assert moved.finding.start_line == 55 and moved.state == "open"
+    # Every open finding at or above the threshold is linked to an open issue.
+    unlinked = Finding.objects.filter(repository=repo, status="open", severity__in=["high", "medium"],
+                                      tracker_issue__isnull=True)
+    assert not unlinked.exists()
+    assert not TrackerIssue.objects.filter(repository=repo, finding__status="open", state="closed").exists()
     assert TrackerIssue.objects.filter(repository=repo).count() == actionable + 1
 
     # A person closes X as won't fix; it goes away and comes back: under unless_accepted it stays closed.

@@ -133,3 +133,12 @@ def test_jira_issue_updated():
     assert issue.url == "https://tracker.example/browse/SEC-4"
     with pytest.raises(WebhookSignatureError):
         adapter("jira").parse_webhook({}, body, SECRET)
+
+
+def test_repository_page_shows_the_webhook_to_set_up(client, django_user_model, github_repo):
+    client.force_login(django_user_model.objects.create_user("carol"))
+    html = client.get(f"/repositories/{github_repo.pk}/").content.decode()
+    config = github_repo.tracker
+    assert f"/api/v1/webhooks/github/{github_repo.pk}/" in html
+    assert tracker_services.webhook_secret(config) in html
+    assert "Issues" in html
