@@ -114,6 +114,7 @@ def _apply_findings(scan: Scan, findings: Iterable[ParsedFinding], tools: Iterab
     resolve the open findings of the scan's tools that this scan did not see."""
     counts = _Counts()
     seen: set[str] = set()
+    also: dict[str, list[str]] = {}
     now = timezone.now()
     repository_id = scan.repository_id
     for batch in _batches(findings, BATCH_SIZE):
@@ -121,12 +122,19 @@ def _apply_findings(scan: Scan, findings: Iterable[ParsedFinding], tools: Iterab
         by_fingerprint: dict[str, ParsedFinding] = {}
         for item in batch:
             fingerprint = compute_fingerprint(repository_id, item.file_path, item.start_line, item.rule_id)
-            # The same path, line and rule twice in one scan is one finding.
+            # The same path, line and rule twice in one scan is one finding; what the other results
+            # say (another package with the same CVE, another column) is kept in its description.
             if fingerprint not in seen:
                 seen.add(fingerprint)
                 by_fingerprint[fingerprint] = item
+            elif len(also) < MAX_MERGED_FINDINGS or fingerprint in also:
+                messages = also.setdefault(fingerprint, [])
+                if len(messages) < MAX_MERGED_MESSAGES and item.message not in messages:
+                    messages.append(item.message[:2000])
         if by_fingerprint:
             _apply_batch(scan, by_fingerprint, now, counts)
+    if also:
+        _merge_descriptions(repository_id, also, now)
 
     counts.resolved = (
         Finding.objects.filter(repository_id=repository_id, status=Finding.Status.OPEN, tool__in=list(tools))
@@ -134,6 +142,25 @@ def _apply_findings(scan: Scan, findings: Iterable[ParsedFinding], tools: Iterab
         .update(status=Finding.Status.RESOLVED, resolved_at=now, resolved_scan=scan, updated_at=now)
     )
     return counts
+
+
+ALSO_REPORTED = "\n\nAlso reported at this location:\n"
+MAX_MERGED_FINDINGS = 1000
+MAX_MERGED_MESSAGES = 20
+
+
+def _merge_descriptions(repository_id: int, also: dict[str, list[str]], now) -> None:
+    """Append what the other results of a shared fingerprint said (idempotent across re-imports)."""
+    findings = Finding.objects.filter(repository_id=repository_id, fingerprint__in=list(also)).only(
+        "id", "fingerprint", "description"
+    )
+    for finding in findings:
+        base = finding.description.split(ALSO_REPORTED, 1)[0]
+        others = [m for m in also[finding.fingerprint] if m != base]
+        if others:
+            finding.description = base + ALSO_REPORTED + "\n".join(f"- {m}" for m in others)
+            finding.updated_at = now
+    Finding.objects.bulk_update(findings, ["description", "updated_at"], batch_size=500)
 
 
 def _apply_batch(scan: Scan, by_fingerprint: dict[str, ParsedFinding], now, counts: _Counts) -> None:

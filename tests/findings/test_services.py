@@ -150,3 +150,88 @@ def test_import_statements_grow_with_batches_not_findings(data_dir, django_asser
     monkeypatch.setattr(services, "BATCH_SIZE", 10)  # 49 findings: 5 batches
     with django_assert_max_num_queries(5 * 6 + 12):
         _import(repo, data_dir, BANDIT1)
+
+
+def test_results_sharing_a_fingerprint_lose_nothing(data_dir):
+    """Trivy reports CVE-2019-1549 for libcrypto1.1 and libssl1.1 at the same place: one finding (the
+    fingerprint is path, line and rule), whose description names both packages; a re-import keeps it so."""
+    repo = RepositoryFactory()
+    scan = _import(repo, data_dir, "sarif/trivy-golden__alpine-310-image.sarif")
+    assert scan.counts["results"] == 4 and scan.counts["total"] == 2
+    finding = Finding.objects.get(repository=repo, rule_id="CVE-2019-1549")
+    assert "libcrypto1.1" in finding.description and "libssl1.1" in finding.description
+    _import(repo, data_dir, "sarif/trivy-golden__alpine-310-image.sarif")
+    again = Finding.objects.get(repository=repo, rule_id="CVE-2019-1549").description
+    assert again == finding.description and again.count("libssl1.1") == 1
+
+
+ALL_FILES = [
+    ("sarif/checkov-3.3.30__terragoat-aws.sarif", 215),
+    ("sarif/codeql-2.5.4__codeQL-output.sarif", 72),
+    ("sarif/codeql-action-testdata__lgtm-and-codeql-two-runs.sarif", 2),  # both runs report one result
+    ("sarif/cppcheck-2.17.1__many.sarif", 7),
+    ("sarif/dependency-check-6.1.2__absolute-file-uri-no-region.sarif", 13),
+    ("sarif/detekt__vanilla.sarif.json", 3),
+    ("sarif/devskim-1.0.90__many.sarif", 7),
+    ("sarif/dockle-0.3.15__results-without-locations.sarif", 4),
+    ("sarif/eslint-8.57.1__nodegoat-absolute-file-uri-with-space.sarif", 34),  # 44 results, same rule and line
+    ("sarif/flawfinder-2.0.19__kind-pass-and-fail.sarif", 53),  # one kind: pass
+    ("sarif/fortify-fpr-converted__ruleIndex-only-no-ruleId.sarif", 3),
+    ("sarif/gitleaks-7.4.0__results-without-ruleId.sarif", 4),  # 8 results: each secret in two commits
+    ("sarif/grype-0.34.7__cxf-3.4.6.sarif", 22),
+    ("sarif/heimdall-hdf-converted__security-severity.sarif", 13),  # 166 results of 13 controls, no file
+    ("sarif/sarif-sdk-cwe-sample__ghas-shaped-security-severity.sarif", 7),
+    ("sarif/sarif-sdk__levels-none-note-warning-error.sarif", 4),
+    ("sarif/sarif-tutorials__baseline-states.sarif", 1),  # absent skipped, the rest share rule and no place
+    ("sarif/sarif-tutorials__catastrophic-execution-error.sarif", 0),
+    ("sarif/sarif-tutorials__empty-runs-array.sarif", 0),
+    ("sarif/sarif-tutorials__original-uri-base-ids.sarif", 3),
+    ("sarif/scorecard-testdata__percent-encoded-uri.sarif", 2),
+    ("sarif/semgrep-oss-1.69.0__issue-10191.json", 77),
+    ("sarif/semgrep-oss-snapshot__nosemgrep-suppressions.sarif", 1),
+    ("sarif/slscan-python__taint-baselineState-new.sarif", 10),
+    ("sarif/snyk-code__issue-9270.json", 38),
+    ("sarif/spotbugs-4.4.0__message-id-with-arguments.sarif", 56),
+    ("sarif/trivy-golden__alpine-310-image.sarif", 2),
+    ("bandit/defectdojo-fixture__bandit-2020-zero-results__no_vuln.json", 0),
+    ("bandit/defectdojo-fixture__bandit-2021-no-col-offset__dd.json", 47),
+    ("bandit/vulpy__scan1-baseline.bandit.json", 49),
+    ("bandit/vulpy__scan1-baseline.bandit.sarif", 49),
+    ("semgrep/defectdojo-fixture__semgrep-1.97.0__run1-line31.json", 1),
+    ("semgrep/defectdojo-fixture__semgrep-empty-results.json", 0),
+    ("semgrep/defectdojo-fixture__semgrep-old-no-version-field__many_vulns.json", 48),
+    ("semgrep/vulpy__scan1-baseline.semgrep.json", 48),
+    ("semgrep/vulpy__scan1-baseline.semgrep.sarif", 48),
+]
+
+
+@pytest.mark.parametrize(("name", "findings"), ALL_FILES)
+def test_every_sample_file_imports(data_dir, name, findings):
+    repo = RepositoryFactory()
+    scan = _import(repo, data_dir, name)
+    assert scan.status == Scan.Status.COMPLETED
+    assert Finding.objects.filter(repository=repo).count() == scan.counts["new"] == findings
+
+
+def test_incomplete_scan_resolves_nothing(data_dir, tmp_path):
+    import json
+
+    repo = RepositoryFactory()
+    _import(repo, data_dir, "bandit/vulpy__scan1-baseline.bandit.sarif")
+    # The same tool's log with half its results, and the run says it did not finish: absent findings are
+    # not taken as fixed.
+    log = json.loads((data_dir / "bandit/vulpy__scan1-baseline.bandit.sarif").read_text())
+    run = log["runs"][0]
+    run["results"] = run["results"][: len(run["results"]) // 2]
+    run["invocations"] = [{"executionSuccessful": False, "toolExecutionNotifications": [
+        {"level": "error", "message": {"text": "Out of memory."}}]}]
+    crashed_file = tmp_path / "crashed.sarif"
+    crashed_file.write_text(json.dumps(log))
+    crashed = services.import_scan(repository=repo, path=crashed_file)
+    assert not crashed.complete and any("Out of memory" in w or "did not" in w for w in crashed.warnings)
+    assert crashed.counts["resolved"] == 0
+    assert Finding.objects.filter(repository=repo, status="open").count() == 49
+    # The complete log with the same half resolves the rest.
+    del run["invocations"]
+    crashed_file.write_text(json.dumps(log))
+    assert services.import_scan(repository=repo, path=crashed_file).counts["resolved"] > 0
