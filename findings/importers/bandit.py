@@ -11,77 +11,26 @@ canonicalised, never percent-decoded; an absolute one loses its checkout root as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from findings.importers.base import ParsedFinding, ScanFormatError
-from findings.importers.sarif import (
-    At,
-    CommonDir,
-    JsonStream,
-    PathResolver,
-    got,
-    is_absolute_uri,
-    make_finding,
-    short,
-    truncate_snippet,
-)
+from findings.importers.flat import FlatReport
+from findings.importers.sarif import At, got, make_finding, short, truncate_snippet
 from findings.importers.sarif import typed as _typed
 
 _SEVERITY = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "info"}
 
 
-def add_plain_path(common: CommonDir, name: object) -> None:
-    """Feed an absolute plain path to the common-root heuristic."""
-    if type(name) is str and is_absolute_uri(name) and name[:5].lower() != "file:":
-        common.add("/" + name.replace("\\", "/").lstrip("/"))
-
-
-class BanditScan:
-    """A bandit JSON report. ``tools`` is ['bandit']; ``complete`` is always True: bandit's ``errors`` (files it
-    could not parse) are listed in ``problems`` but don't make the scan incomplete."""
+class BanditScan(FlatReport):
+    """A bandit JSON report. ``tools`` is ['bandit']; bandit's ``errors`` (files it could not parse) are listed in
+    ``problems`` but don't make the scan incomplete."""
 
     format = "bandit"
-    complete = True
+    tool = "bandit"
+    path_field = "filename"
 
-    def __init__(self, path: Any, source_root: str | None = None) -> None:
-        self.path = path
-        self.tools = ["bandit"]
-        self.problems: list[str] = []
-        self._offset: int | None = None
-        common = CommonDir()
-        with open(path, "rb") as f:
-            stream = JsonStream(f)
-            stream.enter("{", "(root)", 1)
-            for key in stream.members("(root)"):
-                if key == "results":
-                    stream.enter("[", "results", 2)
-                    self._offset = stream.byte_offset() - 1
-                    for i in stream.elements("results"):
-                        result = stream.read(At("results", i), 3)
-                        if type(result) is dict:
-                            add_plain_path(common, result.get("filename"))
-                elif key == "errors":
-                    errors = stream.read("errors", 2)
-                    if type(errors) is not list:
-                        raise ScanFormatError(f"errors: expected a list, got {got(errors)}")
-                    for error in errors[:100]:
-                        if type(error) is dict:
-                            self.problems.append(f"{error.get('filename', '?')}: {str(error.get('reason', ''))[:500]}")
-                else:
-                    stream.skip(short(key), 2)
-            stream.finish()
-        if self._offset is None:
-            raise ScanFormatError("results: required")
-        self.paths = PathResolver(common=common, source_root=source_root)
-
-    def findings(self) -> Iterator[ParsedFinding]:
-        with open(self.path, "rb") as f:
-            stream = JsonStream(f, self._offset or 0)
-            stream.enter("[", "results", 2)
-            for i in stream.elements("results"):
-                path = At("results", i)
-                yield self.convert(stream.read(path, 3, False), path)
+    def error_line(self, error: dict) -> str:
+        return f"{error.get('filename', '?')}: {str(error.get('reason', ''))[:500]}"
 
     def convert(self, result: Any, path: At) -> ParsedFinding:
         if type(result) is not dict:

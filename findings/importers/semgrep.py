@@ -18,20 +18,17 @@ Two passes, as for bandit: the constructor checks the file and collects ``errors
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from findings.importers.bandit import add_plain_path
 from findings.importers.base import ParsedFinding, ScanFormatError
+from findings.importers.flat import FlatReport, add_plain_path
 from findings.importers.sarif import (
     At,
     CommonDir,
     JsonStream,
-    PathResolver,
     got,
     make_finding,
     security_severity,
-    short,
     truncate_snippet,
 )
 from findings.importers.sarif import typed as _typed
@@ -50,59 +47,26 @@ _SEVERITY = {
 _LOGGED_OUT = "requires login"
 
 
-class SemgrepScan:
-    """A semgrep JSON report. ``tools`` is ['semgrep']; ``complete`` is always True: semgrep's ``errors`` (files or
-    rules it could not handle) are listed in ``problems``."""
+class SemgrepScan(FlatReport):
+    """A semgrep JSON report. ``tools`` is ['semgrep']; semgrep's ``errors`` (files or rules it could not handle)
+    are listed in ``problems``."""
 
     format = "semgrep"
-    complete = True
+    tool = "semgrep"
+    path_field = "path"
 
-    def __init__(self, path: Any, source_root: str | None = None) -> None:
-        self.path = path
-        self.tools = ["semgrep"]
-        self.problems: list[str] = []
-        self._offset: int | None = None
-        common = CommonDir()
-        with open(path, "rb") as f:
-            stream = JsonStream(f)
-            stream.enter("{", "(root)", 1)
-            for key in stream.members("(root)"):
-                if key == "results":
-                    stream.enter("[", "results", 2)
-                    self._offset = stream.byte_offset() - 1
-                    for i in stream.elements("results"):
-                        result = stream.read(At("results", i), 3)
-                        if type(result) is dict:
-                            add_plain_path(common, result.get("path"))
-                elif key == "errors":
-                    errors = stream.read("errors", 2)
-                    if type(errors) is not list:
-                        raise ScanFormatError(f"errors: expected a list, got {got(errors)}")
-                    for error in errors[:100]:
-                        if type(error) is dict:
-                            text = error.get("message") or error.get("type") or ""
-                            self.problems.append(f"{error.get('level', 'error')}: {str(text)[:500]}")
-                elif key == "paths":
-                    paths = stream.read("paths", 2)
-                    if type(paths) is dict and type(paths.get("scanned")) is list:
-                        for name in paths["scanned"]:
-                            add_plain_path(common, name)
-                else:
-                    stream.skip(short(key), 2)
-            stream.finish()
-        if self._offset is None:
-            raise ScanFormatError("results: required")
-        self.paths = PathResolver(common=common, source_root=source_root)
+    def error_line(self, error: dict) -> str:
+        text = error.get("message") or error.get("type") or ""
+        return f"{error.get('level', 'error')}: {str(text)[:500]}"
 
-    def findings(self) -> Iterator[ParsedFinding]:
-        with open(self.path, "rb") as f:
-            stream = JsonStream(f, self._offset or 0)
-            stream.enter("[", "results", 2)
-            for i in stream.elements("results"):
-                path = At("results", i)
-                finding = self.convert(stream.read(path, 3, False), path)
-                if finding is not None:
-                    yield finding
+    def read_member(self, stream: JsonStream, key: str, common: CommonDir) -> bool:
+        if key != "paths":
+            return False
+        paths = stream.read("paths", 2)
+        if type(paths) is dict and type(paths.get("scanned")) is list:
+            for name in paths["scanned"]:
+                add_plain_path(common, name)
+        return True
 
     def convert(self, result: Any, path: At) -> ParsedFinding | None:
         if type(result) is not dict:
