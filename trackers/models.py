@@ -66,8 +66,8 @@ class RateBucket(models.Model):
     """Shared pacing state of one tracker account (see trackers/pacing.py), so every worker obeys one limit."""
 
     key = models.CharField(max_length=200, unique=True)
-    # rule name -> theoretical arrival time (epoch seconds) of the generic cell rate algorithm
-    tat = models.JSONField(default=dict)
+    # rule name -> times (epoch seconds) of the calls still inside that rule's window
+    calls = models.JSONField(default=dict)
 
     def __str__(self) -> str:
         return self.key

@@ -1,9 +1,10 @@
 """Pace calls per tracker account within its documented limits, across all workers.
 
-Each limit is a generic cell rate algorithm (GCRA) rule: at most `count` calls per `period` seconds,
-which also spaces them out evenly once a burst is used up. The state of each account lives in one
-database row (RateBucket) locked for the few microseconds of the decision, so it holds for any number
-of workers on PostgreSQL (and SQLite, whose writers are serialised anyway).
+Each limit is a sliding-window rule: at most `count` calls in ANY `period` seconds, as the trackers count
+(GitHub's "500 an hour" holds for every hour, so a rate-with-burst algorithm such as GCRA, which lets a
+burst of 500 be followed by one call every 7.2 s, would overshoot it). The state of an account is the
+times of its recent calls, per rule, in one database row (RateBucket) locked for the moment of the
+decision, so it holds for any number of workers on PostgreSQL (and SQLite, whose writers are serialised).
 """
 
 from __future__ import annotations
@@ -79,17 +80,19 @@ def reserve(tracker_type: str, key: str, kind: str, now: float | None = None) ->
         bucket, _ = RateBucket.objects.select_for_update().get_or_create(key=key)
         now = time.time() if now is None else now
         wait = 0.0
+        recent: dict[str, list[float]] = {}
         for rule in rules:
-            interval = rule.period / rule.count / scale
-            tolerance = interval * (rule.count - 1)
-            tat = max(bucket.tat.get(rule.name, now), now)
-            wait = max(wait, tat - tolerance - now)
+            period = rule.period / scale
+            calls = [t for t in bucket.calls.get(rule.name, []) if t > now - period]
+            recent[rule.name] = calls
+            if len(calls) >= rule.count:
+                # Free again when the oldest call that still counts leaves the window.
+                wait = max(wait, calls[len(calls) - rule.count] + period - now)
         if wait > 0:
             return wait
         for rule in rules:
-            interval = rule.period / rule.count / scale
-            bucket.tat[rule.name] = max(bucket.tat.get(rule.name, now), now) + interval
-        bucket.save(update_fields=["tat"])
+            bucket.calls[rule.name] = [*recent[rule.name], now]
+        bucket.save(update_fields=["calls"])
     return 0.0
 
 

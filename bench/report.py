@@ -1,0 +1,389 @@
+"""Tables and bench/REPORT.md from the results bench/run.py collected."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import re
+import statistics
+from datetime import UTC, datetime
+
+MB = 1024 * 1024
+TIME_TARGET_S = 10.0  # a 100,000-result import
+MEMORY_TARGET_MB = 300.0
+FIXED_STATEMENTS = 12  # scan row, repository lock, resolve, scan update, ...
+STATEMENTS_PER_BATCH = 6  # lookup, insert findings, update unchanged, update reappeared, insert sightings (+1)
+PIPELINE_TARGET_S = 120.0
+COLUMNS = ("benchmark", "size", "runs", "median time", "throughput", "peak RSS", "py heap peak", "SQL statements",
+           "target", "result")
+
+
+LABELS = {
+    "new": "import, all new",
+    "unchanged-stale": "re-import, unchanged, before ANALYZE",
+    "unchanged": "re-import, unchanged",
+    "changed": "import, 10% changed",
+}
+SCENARIOS = tuple(LABELS)
+
+
+def short_counts(counts: dict) -> str:
+    return ", ".join(f"{k} {counts.get(k, 0):,}" for k in ("new", "unchanged", "reappeared", "resolved"))
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.2f} ms"
+
+
+def _median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def _statement_limit(size: int, batch_size: int) -> int:
+    return FIXED_STATEMENTS + STATEMENTS_PER_BATCH * math.ceil(size / batch_size)
+
+
+def _import_row(results: dict, scenario: str, size: int, args) -> dict | None:
+    runs = results.get(("import", scenario, size))
+    if not runs:
+        return None
+    seconds = _median([r["seconds"] for r in runs])
+    peak_kb = max(r["peak_rss_kb"] for r in runs)
+    statements = int(_median([r["statements"] for r in runs]))
+    limit = _statement_limit(size, runs[0]["batch_size"])
+    failures = []
+    targets = []
+    if size >= 100_000:
+        targets.append(f"< {TIME_TARGET_S:g} s")
+        if seconds >= TIME_TARGET_S:
+            failures.append(f"time {seconds:.1f} s")
+    targets.append(f"< {MEMORY_TARGET_MB:g} MB")
+    if peak_kb / 1024 >= MEMORY_TARGET_MB:
+        failures.append(f"RSS {peak_kb / 1024:.0f} MB")
+    targets.append(f"<= {limit} stmts")
+    if statements > limit:
+        failures.append(f"{statements} statements")
+    heap = results.get(("heap", size)) if scenario == "new" else None
+    label = LABELS[scenario]
+    return {
+        "benchmark": label,
+        "size": f"{size:,}",
+        "runs": str(len(runs)),
+        "median time": f"{seconds:.2f} s",
+        "throughput": f"{size / seconds:,.0f} findings/s",
+        "peak RSS": f"{peak_kb / 1024:.0f} MB",
+        "py heap peak": (f"{heap['heap_peak_bytes'] / MB:.0f} MB" if heap else "n/m") if scenario == "new" else "",
+        "SQL statements": f"{statements:,} ({statements * 1000 / size:.1f}/1k)",
+        "target": ", ".join(targets),
+        "result": "PASS" if not failures else "**FAIL**: " + ", ".join(failures),
+    }
+
+
+def table_rows(results: dict, args) -> list[dict]:
+    rows = []
+    for scenario in SCENARIOS:
+        for size in args.sizes:
+            row = _import_row(results, scenario, size, args)
+            if row:
+                rows.append(row)
+    naive = results.get(("naive", args.naive_size))
+    if naive:
+        seconds = _median([r["seconds"] for r in naive])
+        service = results.get(("import", "new", args.naive_size)) or []
+        service_s = _median([r["seconds"] for r in service])
+        statements = int(_median([r["statements"] for r in naive]))
+        rows.append({
+            "benchmark": "per-finding ORM baseline, all new",
+            "size": f"{args.naive_size:,}",
+            "runs": str(len(naive)),
+            "median time": f"{seconds:.2f} s",
+            "throughput": f"{args.naive_size / seconds:,.0f} findings/s",
+            "peak RSS": f"{max(r['peak_rss_kb'] for r in naive) / 1024:.0f} MB",
+            "py heap peak": "",
+            "SQL statements": f"{statements:,} ({statements * 1000 / args.naive_size:.0f}/1k)",
+            "target": "(comparison)",
+            "result": f"import_scan is {seconds / service_s:.1f}x faster" if service else "",
+        })
+    for pipe in results.get("pipelines", []):
+        n = args.pipeline_findings
+        failures = []
+        if pipe["limited_answers"]:
+            failures.append(f"{pipe['limited_answers']} answer{'s' if pipe['limited_answers'] != 1 else ''} 403/429")
+        if pipe["duplicates"]:
+            failures.append(f"{pipe['duplicates']} duplicates")
+        if pipe["issues"] != n:
+            failures.append(f"{pipe['issues']} issues")
+        if pipe["synced_rows"] != n:
+            failures.append(f"{pipe['synced_rows']} rows synced")
+        if pipe["timed_out"] or pipe["paused"]:
+            failures.append("gave up (deadline)" if pipe["timed_out"] else "sync paused")
+        if pipe["seconds"] >= PIPELINE_TARGET_S:
+            failures.append(f"time {pipe['seconds']:.0f} s")
+        rows.append({
+            "benchmark": f"pipeline to fake GitHub (x{pipe['scale']:g}, {_ms(pipe['latency'])} per request)",
+            "size": f"{n:,} issues",
+            "runs": "1",
+            "median time": f"{pipe['seconds']:.1f} s (min {pipe['minimum_with_latency']:.1f} s)",
+            "throughput": f"{pipe['issues'] / pipe['seconds']:.1f} issues/s",
+            "peak RSS": f"{pipe['peak_rss_kb'] / 1024:.0f} MB",
+            "py heap peak": "",
+            "SQL statements": f"{pipe['statements']:,} ({pipe['statements'] / max(n, 1):.1f}/issue)",
+            "target": f"0 x 403/429, 0 dups, {n:,} issues, < {PIPELINE_TARGET_S:g} s",
+            "result": "PASS" if not failures else "**FAIL**: " + ", ".join(failures),
+        })
+    return rows
+
+
+def markdown_table(rows: list[dict], columns=COLUMNS) -> str:
+    cells = [list(columns)] + [[row.get(c, "") for c in columns] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    right = {"size", "runs", "median time", "throughput", "peak RSS", "py heap peak", "SQL statements"}
+
+    def line(values):
+        out = []
+        for i, value in enumerate(values):
+            out.append(value.rjust(widths[i]) if columns[i] in right else value.ljust(widths[i]))
+        return "| " + " | ".join(out) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if c in right else ("-" * (w + 2))
+                         for c, w in zip(columns, widths, strict=True)) + "|"
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
+
+
+# --- machine ---------------------------------------------------------------------------------------------------
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def machine(migrate: dict) -> dict[str, str]:
+    cpuinfo = _read("/proc/cpuinfo")
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    mhz = re.search(r"^cpu MHz\s*:\s*([\d.]+)", cpuinfo, re.MULTILINE)
+    memory = re.search(r"^MemTotal:\s+(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    settings = migrate.get("postgres_settings", {})
+    return {
+        "Date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "CPU": (model.group(1).strip() if model else platform.processor() or "unknown")
+        + (f" ({float(mhz.group(1)):.0f} MHz)" if mhz else ""),
+        "Cores": f"{os.cpu_count()} logical ({usable} usable by this process)",
+        "Memory": f"{int(memory.group(1)) / 1024 / 1024:.1f} GiB" if memory else "unknown",
+        "OS": platform.platform(),
+        "Python": f"{platform.python_implementation()} {platform.python_version()}",
+        "PostgreSQL": migrate.get("postgres", "unknown").split(" on ")[0]
+        + " (" + ", ".join(f"{k}={v}" for k, v in settings.items()) + "); same machine, TCP to 127.0.0.1",
+        "Load average": "",  # filled in by report_markdown: at the start and at the end of the run
+    }
+
+
+def load_average() -> str:
+    parts = _read("/proc/loadavg").split()
+    return " / ".join(parts[:3]) if parts else "unknown"
+
+
+# --- REPORT.md ---------------------------------------------------------------------------------------------------
+
+
+def _kinds_table(kinds: list[dict], total_seconds: float, limit: int = 12) -> str:
+    lines = ["| statement (kind, table) | count | total | share of call | slowest |", "|---|---:|---:|---:|---:|"]
+    for k in kinds[:limit]:
+        lines.append(f"| `{k['kind']}` | {k['count']:,} | {k['seconds']:.2f} s | "
+                     f"{100 * k['seconds'] / total_seconds:.0f}% | {k['slowest'] * 1000:.0f} ms |")
+    return "\n".join(lines)
+
+
+def report_markdown(results: dict, args, rows: list[dict], table: str, machine_info: dict) -> str:
+    out: list[str] = []
+    add = out.append
+    add("# Certifai benchmark report\n")
+    add(f"Generated by `make bench` (`bench/run.py`) on {machine_info['Date']}; the whole run took "
+        f"{results['total_seconds']:.0f} s. What each benchmark measures and how: `bench/README.md`.\n")
+    add("## Machine\n")
+    for key, value in machine_info.items():
+        add(f"- **{key}**: {value}")
+    add("")
+    add("## Results\n")
+    add(table)
+    add("")
+    failed = [row for row in rows if row["result"].startswith("**FAIL")]
+    if failed:
+        add("**Targets missed**: " + "; ".join(
+            f"{row['benchmark']} at {row['size']} ({row['result'].removeprefix('**FAIL**: ')})" for row in failed)
+            + ".\n")
+    else:
+        add("**Every target met.**\n")
+    add("- *median time*: wall time of the `import_scan` call (parse + database, one transaction, commit and the "
+        "`scan_completed` signal included) in a child process of its own; Django start-up excluded. Each run "
+        "starts from a fresh clone of the migrated template database (empty and never analyzed, as on a new "
+        "install) and a CHECKPOINT; the re-imports follow the fresh import of the same run, into the same "
+        "repository, after an ANALYZE (which autovacuum makes within about a minute of a big import), except the "
+        "row *before ANALYZE*: straight after the fresh import, autovacuum held off the findings tables until then.")
+    add("- *throughput*: SARIF results imported per second. *peak RSS*: the child's VmHWM during the call (reset "
+        "just before it), i.e. including the interpreter and Django (*base RSS* below); the largest of the runs. "
+        "*py heap peak*: `tracemalloc` peak of an extra, untimed run (n/m: not measured; at 100,000 only with "
+        "`--heap-100k`, as it takes about two minutes). *SQL statements*: every statement through "
+        "`connection.execute_wrapper` during the call (median of the runs), and per 1,000 findings.")
+    add(f"- Targets: a {TIME_TARGET_S:g} s limit applies at 100,000 results; peak RSS < {MEMORY_TARGET_MB:g} MB "
+        f"everywhere; statements at most {FIXED_STATEMENTS} + {STATEMENTS_PER_BATCH} per batch of "
+        f"`BATCH_SIZE` findings (i.e. per batch, never per finding).")
+    add(f"- Runs: {args.runs} per size below 100,000 (median reported), {args.runs_100k} at 100,000 and more"
+        + (" (median reported)" if args.runs_100k > 1 else " (a single run: its time)") + ".\n")
+
+    # growth curve
+    add("## Import growth curve\n")
+    add("| scenario | size | file | runs (s) | median | findings/s | base RSS | peak RSS | heap peak | statements "
+        "| per batch | SQL time | counts |")
+    add("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for scenario in SCENARIOS:
+        for size in args.sizes:
+            runs = results.get(("import", scenario, size))
+            if not runs:
+                continue
+            name = f"scan-{size}{'-changed' if scenario == 'changed' else ''}.sarif"
+            file_mb = results["files"][name]["bytes"] / MB
+            median = _median([r["seconds"] for r in runs])
+            heap = results.get(("heap", size)) if scenario == "new" else None
+            batches = math.ceil(size / runs[0]["batch_size"])
+            statements = _median([r["statements"] for r in runs])
+            sql = _median([r["sql_seconds"] for r in runs])
+            cells = [
+                scenario, f"{size:,}", f"{file_mb:.0f} MB", ", ".join(f"{r['seconds']:.2f}" for r in runs),
+                f"{median:.2f} s", f"{size / median:,.0f}",
+                f"{_median([r['base_rss_kb'] for r in runs]) / 1024:.0f} MB",
+                f"{max(r['peak_rss_kb'] for r in runs) / 1024:.0f} MB",
+                f"{heap['heap_peak_bytes'] / MB:.0f} MB" if heap else "",
+                f"{statements:,.0f}", f"{statements / batches:.1f}",
+                f"{sql:.2f} s ({100 * sql / median:.0f}%)", short_counts(runs[-1]["counts"]),
+            ]
+            add("| " + " | ".join(cells) + " |")
+    add("")
+    files = results.get("files", {})
+    if files:
+        biggest = max(files.values(), key=lambda f: f["bytes"])
+        add(f"Files: synthetic CodeQL-style SARIF 2.1.0 (`bench/sarif_gen.py`): {biggest['rules']} rules with "
+            f"security-severity, {biggest['files']} files, message + region + snippet + context snippet + related "
+            f"location + partialFingerprints per result, {biggest['bytes'] / biggest['results']:,.0f} bytes per "
+            f"result; generated in {results['generate_seconds']:.1f} s.\n")
+
+    # where the time goes
+    biggest_size = args.sizes[-1]
+    add(f"## Where the time goes ({biggest_size:,} results)\n")
+    add("Statement times are measured around each `cursor.execute` (`connection.execute_wrapper`); `COMMIT` is "
+        "timed too, because the findings' foreign keys are `DEFERRABLE INITIALLY DEFERRED`, so every foreign-key "
+        "check of the transaction runs at commit. *Python* is the rest of the call: parsing, fingerprints, model "
+        "objects and SQL compilation in the ORM.\n")
+    parse = results.get(("parse", biggest_size))
+    if parse:
+        add(f"The parser alone (both passes, {parse['findings']:,} findings built, no database) takes "
+            f"**{parse['parse_seconds']:.2f} s** ({parse['structure_pass']:.2f} s of it the structure pass), and "
+            f"the fingerprints {parse['fingerprint_seconds']:.2f} s.\n")
+    for scenario in SCENARIOS:
+        runs = results.get(("import", scenario, biggest_size))
+        if not runs:
+            continue
+        run = min(runs, key=lambda r: abs(r["seconds"] - _median([x["seconds"] for x in runs])))
+        python = run["seconds"] - run["sql_seconds"]
+        add(f"### {LABELS[scenario]}: {run['seconds']:.2f} s\n")
+        line = (f"{run['sql_seconds']:.2f} s waiting for PostgreSQL ({100 * run['sql_seconds'] / run['seconds']:.0f}%)"
+                f", {python:.2f} s in Python")
+        if parse:
+            line += (f" (of which about {parse['seconds']:.1f} s parsing and fingerprints, so about "
+                     f"{max(python - parse['seconds'], 0):.1f} s building model objects and compiling SQL)")
+        planner = run.get("planner_before")
+        if planner:
+            estimate = "never analyzed" if planner["estimate"] < 0 else f"{planner['estimate']:,} rows"
+            line += (f". Before the call the planner's statistics said `findings_finding` holds {estimate}; "
+                     f"it held {planner['actual']:,}")
+        add(line + ".\n")
+        if planner and planner.get("lookup_plan"):
+            add("Plan of the per-batch lookup (`repository_id = ? AND fingerprint IN (<2,000>)`) at that moment: `"
+                + " / ".join(part.strip() for part in planner["lookup_plan"]) + "`\n")
+        add(_kinds_table(run["kinds"], run["seconds"]))
+        add("")
+    profile = results.get(("profile", biggest_size))
+    if profile:
+        add(f"### cProfile of a fresh {biggest_size:,} import\n")
+        add(f"Under the profiler the call took {profile['seconds']:.1f} s (profiling slows pure-Python code "
+            "most, so the parser's share is inflated). Top 15 by cumulative time:\n")
+        add("```")
+        add(profile["profile"]["cumulative"])
+        add("```\n")
+        add("Top 15 by own time (tottime):\n")
+        add("```")
+        add(profile["profile"]["tottime"])
+        add("```\n")
+
+    naive = results.get(("naive", args.naive_size))
+    if naive:
+        service = results.get(("import", "new", args.naive_size)) or []
+        add(f"## Per-finding ORM baseline ({args.naive_size:,} new findings)\n")
+        add("The same file imported the obvious way, in one transaction: for each parsed finding "
+            "`Finding.objects.filter(repository=..., fingerprint=...).first()`, then `create()` (or `save()`), then "
+            "`Sighting.objects.create()`; resolution as in the service.\n")
+        n_s = _median([r["seconds"] for r in naive])
+        s_s = _median([r["seconds"] for r in service]) if service else float("nan")
+        naive_runs = ", ".join(f"{r['seconds']:.2f}" for r in naive)
+        add(f"- baseline: {naive_runs} s "
+            f"({_median([r['statements'] for r in naive]):,.0f} statements, "
+            f"{_median([r['sql_seconds'] for r in naive]):.2f} s in SQL)")
+        if service:
+            add(f"- `import_scan`: {s_s:.2f} s (median) ({_median([r['statements'] for r in service]):,.0f} "
+                f"statements) -> **{n_s / s_s:.1f}x faster**\n")
+        add(_kinds_table(naive[0]["kinds"], naive[0]["seconds"], limit=6))
+        add("")
+
+    pipes = results.get("pipelines", [])
+    if pipes:
+        n = args.pipeline_findings
+        add("## Pipeline\n")
+        add(f"`record_scan` of {n:,} new findings (severities critical/high/medium, tracker threshold low), then "
+            "`issues.services.plan_scan` and `sync_repository` called in this process until every row is synced, "
+            "sleeping the `retry_in` each call returns. The tracker is `FakeGitHub` with a `Fault(\"delay\")` on "
+            "every request and GitHub's documented secondary limits enforced (`creation_limit_per_minute=80`, "
+            "`creation_limit_per_hour=500`, counted as GitHub counts: in sliding windows). Time is compressed S "
+            "times on both sides: `settings.CERTIFAI_RATE_SCALE = S` and the fake's `clock` runs S times faster; "
+            "the fake's rate-limit answers (retry-after, x-ratelimit-reset) are translated back to wall-clock "
+            "seconds. The theoretical minimum: the n-th creation no earlier than 1 s after the previous one, 60 s "
+            "after the (n-80)-th and 3,600 s after the (n-500)-th, divided by S; with the latency, requests one "
+            "at a time.\n")
+        for pipe in pipes:
+            add(f"### {pipe['name']}: S = {pipe['scale']:g}, {_ms(pipe['latency'])} per request "
+                f"({pipe['latency'] * pipe['scale']:.1f} s of tracker time)\n")
+            add(f"- wall time: **{pipe['seconds']:.1f} s** (record_scan {pipe['record_seconds']:.2f} s, plan_scan "
+                f"{pipe['plan_seconds']:.2f} s, {pipe['sync_calls']} sync_repository calls, "
+                f"{pipe['slept_seconds']:.1f} s slept between them on `retry_in`)")
+            compressed = pipe["minimum_limits_only"] * pipe["scale"]
+            add(f"- theoretical minimum under the compressed limits: {compressed:,.0f} s / {pipe['scale']:g} = "
+                f"**{pipe['minimum_limits_only']:.1f} s** -> ratio {pipe['seconds'] / pipe['minimum_limits_only']:.2f}"
+                f"; with {_ms(pipe['latency'])} per request, one at a time: **{pipe['minimum_with_latency']:.1f} s** "
+                f"-> ratio {pipe['seconds'] / pipe['minimum_with_latency']:.2f}")
+            add(f"- issues in the fake: {pipe['issues']:,} (distinct fingerprint markers {pipe['distinct_markers']:,}"
+                f", duplicates {pipe['duplicates']}); rows synced {pipe['synced_rows']:,}/{n:,}; "
+                f"failed attempts {pipe['failed']}")
+            add(f"- answers by status: {', '.join(f'{k}: {v}' for k, v in sorted(pipe['statuses'].items()))}; "
+                f"**403/429: {pipe['limited_answers']}**")
+            routes = sorted(pipe["by_route"].items(), key=lambda kv: -kv[1])
+            add(f"- requests ({pipe['requests']:,}): " + ", ".join(f"`{k}` {v}" for k, v in routes))
+            add(f"- SQL: {pipe['statements']:,} statements ({pipe['statements'] / max(n, 1):.1f} per issue), "
+                f"{pipe['sql_seconds']:.1f} s")
+            if pipe["limited_detail"]:
+                add("- rate-limit answers (wall seconds since start: status, retry-after in fake seconds, creations "
+                    "the fake had accepted before): "
+                    + "; ".join(f"{d['at_wall_s']} s: {d['status']}, retry-after {d['retry_after_fake_s']}, after "
+                                f"{d['created_so_far']}" for d in pipe["limited_detail"][:5]))
+            if pipe["errors"]:
+                add("- errors recorded: " + "; ".join(f"{count} x {text}" for text, count in pipe["errors"]))
+            add("")
+            add(_kinds_table(pipe["kinds"], pipe["seconds"], limit=8))
+            add("")
+    return "\n".join(out) + "\n"
