@@ -37,12 +37,15 @@ test: $(VENV)/.installed-dev
 	@DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 		$(BIN)/python scripts/check_services.py
 	$(BIN)/ruff check .
+	$(BIN)/bandit -r certifai findings issues trackers -x '*/migrations/*' --severity-level medium -q \
+		&& echo "bandit: no medium or high severity issue in our code"
+	$(BIN)/python scripts/audit_dependencies.py requirements.txt
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
-		$(BIN)/python bench/run.py
+		$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_filters",
     "django_tables2",
+    "drf_spectacular_sidecar",
+    "csp",
+    "axes",
     "certifai",
     "findings",
     "trackers",
@@ -63,7 +67,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "certifai.middleware.RequestIdMiddleware",  # first: every response and log line gets the request's id
+    "certifai.middleware.ProbeMiddleware",  # /healthz, /readyz, /metrics: before host checks and HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,6 +78,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login attempt into the login page with the lockout message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "certifai.urls"
@@ -101,6 +110,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker share the file: wait for locks instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable database fails a connection (and /readyz) after this many seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("CERTIFAI_DB_CONNECT_TIMEOUT", "5")))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -129,10 +142,72 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- web security (see SECURITY.md) ---------------------------------------------------------------
+# The TLS-only settings follow CERTIFAI_BASE_URL: `make run` serves plain http://127.0.0.1:8000, where
+# secure-only cookies, the HTTPS redirect and HSTS would lock the browser out; an https:// base URL turns them on.
+HTTPS = BASE_URL.startswith("https://")
+# Behind one TLS-terminating reverse proxy that sets X-Forwarded-Proto and appends the client's address to
+# X-Forwarded-For. Never set it without such a proxy: clients could then claim HTTPS and any address.
+BEHIND_PROXY = os.environ.get("CERTIFAI_BEHIND_PROXY", "") == "1"
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes of a load balancer or orchestrator speak plain HTTP
+SECURE_HSTS_SECONDS = int(os.environ.get("CERTIFAI_HSTS_SECONDS", "31536000")) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # pages hand the token to htmx themselves (base.html), no script reads the cookie
+SESSION_COOKIE_SAMESITE = "Lax"  # Lax, not Strict: a link from a tracker issue to its finding keeps the session
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = ["/".join(BASE_URL.split("/", 3)[:3])] if "://" in BASE_URL else []
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# django-csp: the pages have no inline script, style or event handler (tests/ui enforce the same policy).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+# django-axes: 5 failed log-ins for one username from one address lock that pair out for 15 minutes.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("CERTIFAI_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("CERTIFAI_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lockout ends 15 minutes after it began
+AXES_LOCKOUT_CALLABLE = "certifai.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "certifai.security.client_ip"
+AXES_VERBOSE = False  # no start-up banner on every command; lockouts are still logged
+
 # Uploaded scan files go to disk, not memory (they can be hundreds of MB).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 CERTIFAI_MAX_UPLOAD_SIZE = int(os.environ.get("CERTIFAI_MAX_UPLOAD_SIZE", str(512 * 1024 * 1024)))
+# A gzip-compressed scan is decompressed to a temporary file; past this many bytes it is rejected (gzip bombs).
+CERTIFAI_MAX_DECOMPRESSED_SIZE = int(os.environ.get("CERTIFAI_MAX_DECOMPRESSED_SIZE", str(2 * 1024 * 1024 * 1024)))
+# The first handler stops writing an upload to disk as soon as it passes CERTIFAI_MAX_UPLOAD_SIZE.
+FILE_UPLOAD_HANDLERS = [
+    "findings.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
@@ -181,13 +256,36 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN: the CSP allows 'self' only.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # One schema component per choice set (`check --deploy` warns about several names for one).
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "findings.models.Severity",
+        "TrackerTypeEnum": "trackers.models.TrackerType",
+    },
 }
 
+# CERTIFAI_LOG_FORMAT: "plain" (default, `make run`) or "json" (one object a line; docker-compose.yml, .env.example).
+# Every line names the request (X-Request-ID, certifai/middleware.py) or the Celery task it belongs to
+# (certifai/logging.py; a Celery worker's and beat's own handlers get the same filter and formatter).
+CERTIFAI_LOG_FORMAT = "json" if os.environ.get("CERTIFAI_LOG_FORMAT", "").strip().lower() == "json" else "plain"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Tokens never reach the logs: credentials in messages and exception text are redacted (trackers/redaction.py;
+    # a Celery worker's own handlers get the same filter).
+    "filters": {
+        "redact_secrets": {"()": "trackers.redaction.RedactingFilter"},
+        "context": {"()": "certifai.logging.ContextFilter"},
+    },
+    "formatters": {
+        "plain": {"()": "certifai.logging.PlainFormatter"},
+        "json": {"()": "certifai.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": CERTIFAI_LOG_FORMAT,
+                             "filters": ["redact_secrets", "context"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("CERTIFAI_LOG_LEVEL", "INFO")},
 }
 
@@ -213,3 +311,11 @@ CERTIFAI_ISSUE_LEASE_SECONDS = float(os.environ.get("CERTIFAI_ISSUE_LEASE_SECOND
 CERTIFAI_UNKNOWN_OUTCOME_DELAY = float(os.environ.get("CERTIFAI_UNKNOWN_OUTCOME_DELAY", "60"))
 CERTIFAI_RETRY_BASE_SECONDS = float(os.environ.get("CERTIFAI_RETRY_BASE_SECONDS", "15"))
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CERTIFAI_QUEUE", "celery")
+
+# --- operations (docs/operations.md) ----------------------------------------------------------------
+# Pool processes of each Celery worker (default: one per CPU).
+if os.environ.get("CERTIFAI_WORKER_CONCURRENCY"):
+    CELERY_WORKER_CONCURRENCY = int(os.environ["CERTIFAI_WORKER_CONCURRENCY"])
+# /metrics (certifai/metrics.py): with a token, only to `Authorization: Bearer <token>`; without, only to
+# loopback and private addresses.
+CERTIFAI_METRICS_TOKEN = os.environ.get("CERTIFAI_METRICS_TOKEN", "")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from findings import api as findings_api
@@ -8,7 +8,7 @@ from issues import api as issues_api
 from issues import webhooks
 from trackers import api as trackers_api
 
-from . import health, views
+from . import health, metrics, views
 
 router = DefaultRouter()
 router.register("repositories", trackers_api.RepositoryViewSet, basename="repository")
@@ -19,10 +19,12 @@ router.register("issues", issues_api.TrackerIssueViewSet, basename="trackerissue
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),  # answered by certifai.middleware.ProbeMiddleware
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: the CSP allows no inline script.
+    path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/webhooks/<str:tracker>/<int:repository_id>/", webhooks.receive, name="webhook"),
     path("api/v1/", include(router.urls)),
     # Web UI (every page requires login)

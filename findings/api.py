@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 
-from django.conf import settings
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from . import selectors, services
+from . import selectors, services, uploads
 from .models import Finding, Repository, Scan
 
 
@@ -35,10 +34,9 @@ class ScanUploadSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=services.FORMATS, default="auto")
 
     def validate_file(self, value):
-        if value.size > settings.CERTIFAI_MAX_UPLOAD_SIZE:
-            raise serializers.ValidationError(
-                f"the file is {value.size} bytes; the limit is {settings.CERTIFAI_MAX_UPLOAD_SIZE} bytes"
-            )
+        error = uploads.check_size(value.size)
+        if error:
+            raise serializers.ValidationError(error)
         return value
 
 
@@ -73,7 +71,11 @@ class RepositoryViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="scans", parser_classes=[parsers.MultiPartParser])
     def upload_scan(self, request, pk=None):
         repository = self.get_object()
-        upload = ScanUploadSerializer(data=request.data)
+        data = request.data  # parses the upload (findings.uploads.SizeLimitUploadHandler may drop the file)
+        rejection = uploads.upload_rejection(request)
+        if rejection:
+            raise serializers.ValidationError({"file": [rejection]})
+        upload = ScanUploadSerializer(data=data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["file"]
         with _on_disk(file) as path:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 
+from . import uploads
 from .services import FORMATS
 
 FORMAT_LABELS = {"auto": "Detect automatically", "sarif": "SARIF 2.1.0", "bandit": "Bandit JSON",
@@ -40,9 +40,24 @@ class ScanUploadForm(BootstrapFormMixin, forms.Form):
     format = forms.ChoiceField(label="Format", choices=[(f, FORMAT_LABELS.get(f, f)) for f in FORMATS],
                                initial="auto")
 
+    def __init__(self, *args, upload_rejection: str = "", **kwargs):
+        # Why findings.uploads.SizeLimitUploadHandler dropped the file of this request, if it did.
+        self.upload_rejection = upload_rejection
+        super().__init__(*args, **kwargs)
+
     def clean_file(self):
         file = self.cleaned_data["file"]
-        limit = settings.CERTIFAI_MAX_UPLOAD_SIZE
-        if file.size > limit:
-            raise forms.ValidationError(f"The file is {file.size} bytes; the limit is {limit} bytes.")
+        error = uploads.check_size(file.size)
+        if error:
+            raise forms.ValidationError(error)
         return file
+
+    def full_clean(self):
+        super().full_clean()
+        if self.upload_rejection and self.is_bound:
+            # The file was dropped on the way in: say why instead of "This field is required".
+            self._errors["file"] = self.error_class([self.upload_rejection])
+            self.cleaned_data.pop("file", None)
+            widget = self.fields["file"].widget
+            if "is-invalid" not in widget.attrs.get("class", ""):
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()

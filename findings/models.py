@@ -64,7 +64,8 @@ class Finding(models.Model):
         OPEN = "open", "Open"
         RESOLVED = "resolved", "Resolved"
 
-    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="findings")
+    # No index of its own: the unique (repository, fingerprint) and the composite indexes start with it.
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="findings", db_index=False)
     fingerprint = models.CharField(max_length=64)
     rule_id = models.CharField(max_length=500)
     title = models.CharField(max_length=500, blank=True)
@@ -82,7 +83,8 @@ class Finding(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     resolved_at = models.DateTimeField(null=True, blank=True)
     first_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, related_name="+")
-    last_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Rewritten by every scan that sees the finding: unindexed, so those updates stay heap-only (HOT).
+    last_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False)
     # The scans that changed this finding's state last: what the pipeline acts on.
     reappeared_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     resolved_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import islice
 from types import SimpleNamespace
@@ -12,10 +13,11 @@ from types import SimpleNamespace
 from django.db import transaction
 from django.utils import timezone
 
+from . import bulk, uploads
 from .fingerprint import compute_fingerprint
 from .importers import parse_scan
 from .importers.base import ParsedFinding, ScanFormatError
-from .models import SEVERITY_RANK, Finding, Repository, Scan, Sighting
+from .models import Finding, Repository, Scan
 from .signals import scan_completed
 
 logger = logging.getLogger(__name__)
@@ -50,11 +52,19 @@ def import_scan(*, repository: Repository, path: str | os.PathLike, format: str 
 
     Either every finding change of the file is written, or none: on a file that can't be read the
     scan is kept, marked failed with a message that says where and what, and ScanImportError is raised.
+    A gzip-compressed file (told by its first bytes, not its name) is read decompressed, up to
+    CERTIFAI_MAX_DECOMPRESSED_SIZE bytes.
     After the commit, `scan_completed` is sent (the scan-completion pipeline listens).
     """
     if format not in FORMATS:
         raise ScanImportError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
-    return _record(repository, format, file_name or os.path.basename(str(path)), lambda: parse_scan(path, format))
+    with ExitStack() as stack:
+        # A gzip-compressed file is decompressed (bounded, see findings/uploads.py) to a temporary file that lives
+        # until the import is over.
+        def parse():
+            return parse_scan(stack.enter_context(uploads.plain_scan_file(path)), format)
+
+        return _record(repository, format, file_name or os.path.basename(str(path)), parse)
 
 
 def record_scan(
@@ -110,13 +120,14 @@ def _batches(items: Iterable[ParsedFinding], size: int) -> Iterable[list[ParsedF
 
 
 def _apply_findings(scan: Scan, findings: Iterable[ParsedFinding], tools: Iterable[str]) -> _Counts:
-    """New, unchanged and reappeared findings batch by batch (a few statements per batch), then
-    resolve the open findings of the scan's tools that this scan did not see."""
+    """New, unchanged and reappeared findings in bulk (statements per batch, never per finding; see
+    findings/bulk.py), then resolve the open findings of the scan's tools that this scan did not see."""
     counts = _Counts()
     seen: set[str] = set()
     also: dict[str, list[str]] = {}
     now = timezone.now()
     repository_id = scan.repository_id
+    writer = bulk.writer_for(scan, now)
     for batch in _batches(findings, BATCH_SIZE):
         counts.results += len(batch)
         by_fingerprint: dict[str, ParsedFinding] = {}
@@ -132,7 +143,9 @@ def _apply_findings(scan: Scan, findings: Iterable[ParsedFinding], tools: Iterab
                 if len(messages) < MAX_MERGED_MESSAGES and item.message not in messages:
                     messages.append(item.message[:2000])
         if by_fingerprint:
-            _apply_batch(scan, by_fingerprint, now, counts)
+            writer.add(by_fingerprint)
+    written = writer.finish()
+    counts.new, counts.unchanged, counts.reappeared = written.new, written.unchanged, written.reappeared
     if also:
         _merge_descriptions(repository_id, also, now)
 
@@ -161,51 +174,3 @@ def _merge_descriptions(repository_id: int, also: dict[str, list[str]], now) -> 
             finding.description = base + ALSO_REPORTED + "\n".join(f"- {m}" for m in others)
             finding.updated_at = now
     Finding.objects.bulk_update(findings, ["description", "updated_at"], batch_size=500)
-
-
-def _apply_batch(scan: Scan, by_fingerprint: dict[str, ParsedFinding], now, counts: _Counts) -> None:
-    existing = {
-        fingerprint: (pk, status)
-        for fingerprint, pk, status in Finding.objects.filter(
-            repository_id=scan.repository_id, fingerprint__in=list(by_fingerprint)
-        ).values_list("fingerprint", "id", "status")
-    }
-    unchanged = [pk for pk, status in existing.values() if status == Finding.Status.OPEN]
-    reappeared = [pk for pk, status in existing.values() if status != Finding.Status.OPEN]
-    created = Finding.objects.bulk_create(
-        [_new_finding(scan, fp, item) for fp, item in by_fingerprint.items() if fp not in existing]
-    )
-    if unchanged:
-        Finding.objects.filter(id__in=unchanged).update(last_scan=scan, updated_at=now)
-    if reappeared:
-        Finding.objects.filter(id__in=reappeared).update(
-            status=Finding.Status.OPEN, resolved_at=None, resolved_scan=None, reappeared_scan=scan,
-            last_scan=scan, updated_at=now,
-        )
-    Sighting.objects.bulk_create(
-        [Sighting(scan=scan, finding_id=pk) for pk in [*unchanged, *reappeared, *(f.pk for f in created)]]
-    )
-    counts.new += len(created)
-    counts.unchanged += len(unchanged)
-    counts.reappeared += len(reappeared)
-
-
-def _new_finding(scan: Scan, fingerprint: str, item: ParsedFinding) -> Finding:
-    return Finding(
-        repository_id=scan.repository_id,
-        fingerprint=fingerprint,
-        rule_id=item.rule_id[:500],
-        title=(item.rule_title or item.rule_id)[:500],
-        severity=item.severity,
-        severity_rank=SEVERITY_RANK[item.severity],
-        description=item.message,
-        file_path=item.file_path[:1000],
-        start_line=item.start_line,
-        end_line=item.end_line,
-        tool=item.tool[:200],
-        snippet=item.snippet,
-        partial_fingerprints=item.partial_fingerprints,
-        help_uri=item.help_uri[:1000],
-        first_scan=scan,
-        last_scan=scan,
-    )

@@ -25,6 +25,7 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from certifai import metrics
 from findings.models import SEVERITY_RANK, Finding, Repository, Scan
 from trackers import pacing
 from trackers import services as tracker_services
@@ -331,7 +332,8 @@ def _seconds_until_due(repository_id: int) -> float | None:
 def _perform(adapter: TrackerAdapter, config: TrackerConfig, row: TrackerIssue) -> str | float:
     action = row.pending_action
     try:
-        issue = _call_tracker(adapter, row)
+        with metrics.timed_tracker_call(config.type, action):  # latency histogram on /metrics
+            issue = _call_tracker(adapter, row)
     except TrackerAuthError as exc:
         _pause(config, str(exc))
         _record_failure(row, str(exc), retry_in=None, give_up=True)

@@ -29,7 +29,11 @@ def receive(request: HttpRequest, tracker: str, repository_id: int) -> JsonRespo
     config = TrackerConfig.objects.filter(repository_id=repository_id, type=tracker).first()
     if config is None or not config.webhook_secret_encrypted:
         return JsonResponse({"detail": "no such webhook"}, status=404)
-    length = int(request.headers.get("Content-Length") or 0)
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return JsonResponse({"detail": "Content-Length is not a number"}, status=400)
+    # Django reads at most Content-Length bytes (none without it), so the body read stays within MAX_BODY.
     if length > MAX_BODY:
         return JsonResponse({"detail": f"body larger than {MAX_BODY} bytes"}, status=413)
     body = request.body

@@ -20,6 +20,13 @@ def isolated_cache(settings, request):
                                    "LOCATION": request.node.nodeid}}
 
 
+@pytest.fixture(autouse=True)
+def tracker_allowed_hosts(settings):
+    """The fake trackers listen on 127.0.0.1 over http: allowed explicitly, as CERTIFAI_TRACKER_ALLOWED_HOSTS
+    would be for a self-hosted tracker (trackers/netguard.py refuses loopback and plain http otherwise)."""
+    settings.TRACKER_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA

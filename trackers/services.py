@@ -6,13 +6,15 @@ import logging
 import secrets
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import transaction
 
 from findings.models import Repository
 
+from . import redaction
 from .adapters import ConnectionResult, TrackerSettings, get_adapter
-from .crypto import SecretError, decrypt, encrypt
+from .crypto import SecretError, decrypt, encrypt, rotate
 from .models import DEFAULT_URLS, FIELDS_BY_TYPE, TrackerConfig
 
 logger = logging.getLogger(__name__)
@@ -92,9 +94,11 @@ def delete_tracker(repository: Repository) -> None:
 
 def tracker_settings(config: TrackerConfig) -> TrackerSettings:
     """The plain values an adapter takes. Raises SecretError when the token can't be decrypted."""
+    token = decrypt(config.token_encrypted)
+    redaction.remember(token)  # from now on the logs never show it, whatever text it turns up in
     return TrackerSettings(
         type=config.type,
-        token=decrypt(config.token_encrypted),
+        token=token,
         repository=config.repo_path,
         project_id=config.project_id,
         project_key=config.project_key,
@@ -103,6 +107,7 @@ def tracker_settings(config: TrackerConfig) -> TrackerSettings:
         email=config.email,
         issue_type=config.issue_type or "Bug",
         labels=tuple(config.labels or ()),
+        allowed_hosts=tuple(getattr(settings, "TRACKER_ALLOWED_HOSTS", None) or ()),
     )
 
 
@@ -116,3 +121,40 @@ def test_connection(config: TrackerConfig) -> ConnectionResult:
     result = adapter.test_connection()
     logger.info("tracker test for repository %s (%s): %s", config.repository_id, config.type, result.ok)
     return result
+
+
+# --- key rotation -----------------------------------------------------------------------------------------
+
+SECRET_FIELDS = {"token_encrypted": "tracker token", "webhook_secret_encrypted": "webhook secret"}
+
+
+@transaction.atomic
+def rotate_secrets() -> int:
+    """Re-encrypt every stored tracker secret under the newest CERTIFAI_ENCRYPTION_KEY; return how many.
+
+    All or nothing: the rows are locked and rewritten in one transaction, and a secret that no configured key
+    can decrypt raises SecretError naming its repository before anything is written."""
+    configs = list(TrackerConfig.objects.select_for_update(of=("self",)).select_related("repository").order_by("pk"))
+    updates: list[tuple[TrackerConfig, dict[str, str]]] = []
+    for config in configs:
+        changes = {}
+        for field, what in SECRET_FIELDS.items():
+            ciphertext = getattr(config, field)
+            if not ciphertext:
+                continue
+            try:
+                changes[field] = rotate(ciphertext)
+            except InvalidToken:
+                raise SecretError(
+                    f"the {what} of repository {config.repository.name} (id {config.repository_id}) can't be "
+                    "decrypted with any key in CERTIFAI_ENCRYPTION_KEY: add the key it was encrypted with to the "
+                    "list (after the new one) and rotate again."
+                ) from None
+        if changes:
+            updates.append((config, changes))
+    count = 0
+    for config, changes in updates:
+        TrackerConfig.objects.filter(pk=config.pk).update(**changes)
+        count += len(changes)
+    logger.info("re-encrypted %s tracker secrets under the newest key", count)
+    return count

@@ -7,9 +7,12 @@ Field names are the API/form names of FIELDS_BY_TYPE ("repository", "project_id"
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
+
+from . import netguard
 from .models import FIELDS_BY_TYPE, TrackerType
 
 OWNER_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -25,10 +28,17 @@ MAX_LABELS = 20
 MAX_LABEL_LENGTH = 100
 
 
-def tracker_errors(tracker_type: str, values: Mapping[str, Any], keeps_token: bool = False) -> dict[str, str]:
+URL_FIELDS = ("instance_url", "api_url")
+
+
+def tracker_errors(tracker_type: str, values: Mapping[str, Any], keeps_token: bool = False,
+                   allowed_hosts: Iterable[str] | None = None) -> dict[str, str]:
     """What is wrong with `values` for a tracker of `tracker_type`, field by field; empty when nothing is.
 
     `keeps_token`: a token of this type is saved already, so a blank token keeps it (the token is write-only).
+    `allowed_hosts`: CERTIFAI_TRACKER_ALLOWED_HOSTS (settings.TRACKER_ALLOWED_HOSTS when None). A tracker URL
+    must be https unless its host is allowed, and must not resolve to a loopback, private, link-local or
+    metadata address unless allowed (trackers/netguard.py; the same rules are enforced again at connect time).
     """
     if tracker_type not in FIELDS_BY_TYPE:
         return {"type": f"required: one of {', '.join(TrackerType.values)}"}
@@ -45,6 +55,13 @@ def tracker_errors(tracker_type: str, values: Mapping[str, Any], keeps_token: bo
         errors["project_key"] = 'expected a Jira project key: capital letters and digits, e.g. "SEC"'
     if tracker_type == "jira" and any(" " in label for label in values.get("labels") or []):
         errors["labels"] = "Jira labels can't contain spaces: use dashes"
+    allowed = getattr(settings, "TRACKER_ALLOWED_HOSTS", ()) if allowed_hosts is None else allowed_hosts
+    for name in URL_FIELDS:
+        url = str(values.get(name) or "").strip()
+        if url and name in fields and name not in errors:
+            problem = netguard.url_problem(url, allowed)
+            if problem:
+                errors[name] = problem
     return errors
 
 

@@ -18,6 +18,7 @@ from findings import services as finding_services
 from findings.api import _on_disk
 from findings.forms import ScanUploadForm
 from findings.models import Repository
+from findings.uploads import upload_rejection
 
 from . import selectors, services
 from .forms import RepositoryForm, TrackerForm
@@ -45,7 +46,7 @@ class RepositoryDetailView(LoginRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         repository = selectors.repository_with_tracker(pk)
-        form = ScanUploadForm(request.POST, request.FILES)
+        form = ScanUploadForm(request.POST, request.FILES, upload_rejection=upload_rejection(request))
         if not form.is_valid():
             return self._render(request, repository, form)
         upload = form.cleaned_data["file"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from findings.importers.bandit import BanditScan
 from findings.importers.base import ParsedFinding, ScanFormatError
-from findings.importers.sarif import JsonStream, SarifScan, short
+from findings.importers.sarif import JsonStream, SarifScan, clean, short
 from findings.importers.semgrep import SemgrepScan
 
 __all__ = [
@@ -120,10 +120,11 @@ def parse_scan(path: str | os.PathLike, format: str = "auto", *, source_root: st
     scan = _SCANS[format](path, source_root=source_root)
     return ParsedScan(
         format=scan.format,
-        tools=list(scan.tools),
+        # Storable texts, as the findings' (NUL and lone surrogates replaced): the tool names match findings' tool.
+        tools=list(dict.fromkeys(clean(tool) for tool in scan.tools)),
         findings=scan.findings(),
         complete=scan.complete,
-        problems=list(scan.problems),
+        problems=[clean(problem) for problem in scan.problems],
     )
 
 

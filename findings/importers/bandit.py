@@ -15,7 +15,7 @@ from typing import Any
 
 from findings.importers.base import ParsedFinding, ScanFormatError
 from findings.importers.flat import FlatReport
-from findings.importers.sarif import At, got, make_finding, short, truncate_snippet
+from findings.importers.sarif import MAX_LINE, At, check_line, got, make_finding, short, truncate_snippet
 from findings.importers.sarif import typed as _typed
 
 _SEVERITY = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "info"}
@@ -41,13 +41,13 @@ class BanditScan(FlatReport):
         mapped = _SEVERITY.get(severity.upper())
         if mapped is None:
             raise ScanFormatError(f"{path()}.issue_severity: expected one of HIGH, MEDIUM, LOW; got {short(severity)}")
-        line = _typed(result, "line_number", int, path)
+        line = check_line(_typed(result, "line_number", int, path), At(path, "line_number"))
         if line is not None and line < 1:
             line = None
         end = line
         line_range = _typed(result, "line_range", list, path)
         if line is not None and line_range:
-            numbers = [n for n in line_range if type(n) is int]
+            numbers = [n for n in line_range if type(n) is int and n <= MAX_LINE]
             if numbers and max(numbers) > line:
                 end = max(numbers)
         return make_finding(

@@ -60,6 +60,7 @@ from findings.importers.base import ParsedFinding, ScanFormatError
 MAX_STRING_BYTES = 1 << 20  # one JSON string, UTF-8 encoded
 MAX_DEPTH = 64  # nested objects/arrays, counting the top-level value as 1
 MAX_VALUE_CHARS = 32 << 20  # one decoded value (a result, the tool object, ...) in the source text
+MAX_LINE = 2**31 - 1  # the largest line number a finding can store
 SNIPPET_MAX_CHARS = 4000
 MESSAGE_MAX_CHARS = 1 << 20  # a message built from a template and arguments is cut there
 CHUNK_SIZE = 1 << 20
@@ -406,7 +407,8 @@ def security_severity(value: Any) -> str | None:
             value = float(value)
         except ValueError:
             return None
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 10:
+    # The range test first: math.isfinite() overflows on a huge int (10**400); NaN fails the range test too.
+    if not isinstance(value, (int, float)) or not 0 <= value <= 10 or not math.isfinite(value):
         return None
     if value >= 9.0:
         return "critical"
@@ -772,6 +774,13 @@ def _opt(obj: dict, key: str, kind: type, path: Any) -> Any:
         return None
     if type(value) is not kind or (kind is int and isinstance(value, bool)):
         _expect(value, kind, lambda: f"{_p(path)}.{key}")
+    return value
+
+
+def check_line(value: int | None, path: Any) -> int | None:
+    """A line number that can be stored (findings' lines are 32-bit database integers)."""
+    if value is not None and value > MAX_LINE:
+        raise ScanFormatError(f"{_p(path)}: {short(value)} is larger than any line number (at most {MAX_LINE})")
     return value
 
 
@@ -1239,6 +1248,8 @@ def _region(region: Any, run: str, i: int, name: str) -> tuple[int | None, int |
         _expect(start, int, _Suffix(run, i, f".locations[0].physicalLocation.{name}.startLine"))
     if end is not None and type(end) is not int:
         _expect(end, int, _Suffix(run, i, f".locations[0].physicalLocation.{name}.endLine"))
+    check_line(start, _Suffix(run, i, f".locations[0].physicalLocation.{name}.startLine"))
+    check_line(end, _Suffix(run, i, f".locations[0].physicalLocation.{name}.endLine"))
     if start is not None and start < 1:
         start = None
     end = start if start is None or end is None or end < start else end

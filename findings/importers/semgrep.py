@@ -26,6 +26,7 @@ from findings.importers.sarif import (
     At,
     CommonDir,
     JsonStream,
+    check_line,
     got,
     make_finding,
     security_severity,
@@ -79,8 +80,8 @@ class SemgrepScan(FlatReport):
             return None
         start = _typed(result, "start", dict, path) or {}
         end = _typed(result, "end", dict, path) or {}
-        line = _typed(start, "line", int, At(path, "start"))
-        end_line = _typed(end, "line", int, At(path, "end"))
+        line = check_line(_typed(start, "line", int, At(path, "start")), At(At(path, "start"), "line"))
+        end_line = check_line(_typed(end, "line", int, At(path, "end")), At(At(path, "end"), "line"))
         if line is not None and line < 1:
             line = None
         if line is None or end_line is None or end_line < line:

@@ -13,6 +13,16 @@ BANDIT1 = "bandit/vulpy__scan1-baseline.bandit.json"
 BANDIT2 = "bandit/vulpy__scan2-after-edit.bandit.json"
 
 
+@pytest.fixture(params=["copy", "orm"])
+def each_writer(request, monkeypatch):
+    """Run a test with the PostgreSQL COPY writer and with the ORM writer (SQLite's, `make run`)."""
+    from findings import bulk
+
+    if request.param == "orm":
+        monkeypatch.setattr(bulk, "writer_for", lambda scan, now: bulk.OrmWriter(scan, now))
+    return request.param
+
+
 def _import(repo, data_dir, name, **kwargs):
     return services.import_scan(repository=repo, path=data_dir / name, **kwargs)
 
@@ -21,6 +31,7 @@ def _state(repo):
     return {f.fingerprint: (f.status, f.last_scan_id, f.resolved_at) for f in Finding.objects.filter(repository=repo)}
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_first_import_creates_one_finding_per_fingerprint(data_dir):
     repo = RepositoryFactory()
     scan = _import(repo, data_dir, BANDIT1)
@@ -35,6 +46,7 @@ def test_first_import_creates_one_finding_per_fingerprint(data_dir):
     assert "SQL" in finding.description
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_same_scan_twice_gives_no_new_findings(data_dir):
     repo = RepositoryFactory()
     _import(repo, data_dir, BANDIT1)
@@ -44,6 +56,7 @@ def test_same_scan_twice_gives_no_new_findings(data_dir):
     assert not Finding.objects.filter(repository=repo).exclude(last_scan=second).exists()
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_scan_pair_resolves_adds_and_reopens(data_dir):
     repo = RepositoryFactory()
     first = _import(repo, data_dir, BANDIT1)
@@ -93,6 +106,7 @@ INVALID = [
 
 
 @pytest.mark.parametrize("name", INVALID)
+@pytest.mark.usefixtures("each_writer")
 def test_invalid_file_is_rejected_and_changes_nothing(data_dir, name):
     repo = RepositoryFactory()
     # Findings of the same tools as the broken files, so a partial import would show.
@@ -152,6 +166,7 @@ def test_import_statements_grow_with_batches_not_findings(data_dir, django_asser
         _import(repo, data_dir, BANDIT1)
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_results_sharing_a_fingerprint_lose_nothing(data_dir):
     """Trivy reports CVE-2019-1549 for libcrypto1.1 and libssl1.1 at the same place: one finding (the
     fingerprint is path, line and rule), whose description names both packages; a re-import keeps it so."""

@@ -87,6 +87,7 @@ def workers(settings):
         "CERTIFAI_UNKNOWN_OUTCOME_DELAY": "1",
         "CERTIFAI_RETRY_BASE_SECONDS": "0.5",
         "CERTIFAI_VISIBILITY_TIMEOUT": "5",
+        "CERTIFAI_TRACKER_ALLOWED_HOSTS": "127.0.0.1",  # the fake tracker listens there, over http
     }
     previous = (app.conf.task_always_eager, app.conf.task_default_queue, app.conf.broker_url,
                 app.conf.broker_transport_options)

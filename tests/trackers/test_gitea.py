@@ -30,6 +30,8 @@ from trackers.fakes.base import Fault
 from trackers.fakes.gitea import FakeGitea
 
 TOKEN = "gitea-secret-0123456789abcdef"
+# The fakes listen on 127.0.0.1 over http: allowed explicitly, as CERTIFAI_TRACKER_ALLOWED_HOSTS would.
+ALLOWED = ("127.0.0.1",)
 REPO = "acme/webapp"
 BOT = "certifai-bot"
 FP = "a" * 64
@@ -47,7 +49,8 @@ def server():
 
 
 def adapter_for(server: FakeGitea, **overrides) -> GiteaAdapter:
-    values = {"type": "gitea", "token": TOKEN, "repository": REPO, "instance_url": server.url, "timeout": 2.0}
+    values = {"type": "gitea", "token": TOKEN, "repository": REPO, "instance_url": server.url, "timeout": 2.0,
+              "allowed_hosts": ALLOWED}
     values.update(overrides)
     return GiteaAdapter(TrackerSettings(**values))
 
@@ -287,7 +290,8 @@ class TestFakeGitea:
 
 
 def test_registered_under_gitea(server):
-    adapter = get_adapter(TrackerSettings(type="gitea", token=TOKEN, repository=REPO, instance_url=server.url))
+    adapter = get_adapter(TrackerSettings(type="gitea", token=TOKEN, repository=REPO, instance_url=server.url,
+                                          allowed_hosts=ALLOWED))
     assert isinstance(adapter, GiteaAdapter)
     assert adapter.type == "gitea" and adapter.display_name == "Gitea"
 
@@ -610,7 +614,8 @@ def test_dropped_answer_after_creation_then_find_issue(server, adapter):
 def test_connection_refused_is_transient_and_nothing_was_sent():
     adapter = GiteaAdapter(
         TrackerSettings(
-            type="gitea", token=TOKEN, repository=REPO, instance_url=f"http://127.0.0.1:{closed_port()}", timeout=1
+            type="gitea", token=TOKEN, repository=REPO, instance_url=f"http://127.0.0.1:{closed_port()}", timeout=1,
+            allowed_hosts=ALLOWED,
         )
     )
     with pytest.raises(TrackerTransientError, match="could not connect") as error:
@@ -689,7 +694,8 @@ def test_connection_token_without_repository_scope(server):
 def test_connection_never_raises():
     down = GiteaAdapter(
         TrackerSettings(
-            type="gitea", token=TOKEN, repository=REPO, instance_url=f"http://127.0.0.1:{closed_port()}", timeout=1
+            type="gitea", token=TOKEN, repository=REPO, instance_url=f"http://127.0.0.1:{closed_port()}", timeout=1,
+            allowed_hosts=ALLOWED,
         )
     )
     result = down.test_connection()

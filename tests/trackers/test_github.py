@@ -30,6 +30,8 @@ from trackers.fakes.base import FakeServer, Fault, Response
 from trackers.fakes.github import FakeGitHub
 
 TOKEN = "ghp_SecretWriteToken0123456789abcdefXYZ"
+# The fakes listen on 127.0.0.1 over http: allowed explicitly, as CERTIFAI_TRACKER_ALLOWED_HOSTS would.
+ALLOWED = ("127.0.0.1",)
 READ_TOKEN = "ghp_SecretReadToken0123456789abcdefXYZ"
 TRIAGE_TOKEN = "ghp_SecretTriageToken0123456789abcdefXY"
 OTHER_TOKEN = "ghp_SecretOtherToken0123456789abcdefXYZ"
@@ -63,7 +65,8 @@ def prefix(request) -> str:
 
 
 def make_adapter(server: FakeGitHub, prefix: str = "", **overrides) -> GitHubAdapter:
-    values = {"type": "github", "token": TOKEN, "repository": REPO, "api_url": server.url + prefix, "timeout": 5.0}
+    values = {"type": "github", "token": TOKEN, "repository": REPO, "api_url": server.url + prefix, "timeout": 5.0,
+              "allowed_hosts": ALLOWED}
     values.update(overrides)
     return GitHubAdapter(TrackerSettings(**values))
 
@@ -410,7 +413,7 @@ def test_slow_answer_to_get_is_retried_once_then_transient(server):
 
 def test_connection_refused_is_transient_and_known_not_sent():
     settings = TrackerSettings(type="github", token=TOKEN, repository=REPO,
-                               api_url=f"http://127.0.0.1:{unused_port()}", timeout=2.0)
+                               api_url=f"http://127.0.0.1:{unused_port()}", timeout=2.0, allowed_hosts=ALLOWED)
     with pytest.raises(TrackerTransientError) as caught:
         GitHubAdapter(settings).create_issue(content())
     assert caught.value.outcome_unknown is False
@@ -530,7 +533,7 @@ def test_connection_never_raises(server):
     result = make_adapter(server).test_connection()
     assert not result.ok and "500" in result.message
     unreachable = TrackerSettings(type="github", token=TOKEN, repository=REPO,
-                                  api_url=f"http://127.0.0.1:{unused_port()}", timeout=1.0)
+                                  api_url=f"http://127.0.0.1:{unused_port()}", timeout=1.0, allowed_hosts=ALLOWED)
     result = GitHubAdapter(unreachable).test_connection()
     assert not result.ok and "Could not connect" in result.message
     result = make_adapter(server, repository="").test_connection()

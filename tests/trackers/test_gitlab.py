@@ -27,6 +27,8 @@ from trackers.fakes.base import Fault
 from trackers.fakes.gitlab import DEVELOPER, GUEST, PLANNER, REPORTER, FakeGitLab
 
 TOKEN = "glpat-TOPSECRET-4f9c2a7d1e"
+# The fakes listen on 127.0.0.1 over http: allowed explicitly, as CERTIFAI_TRACKER_ALLOWED_HOSTS would.
+ALLOWED = ("127.0.0.1",)
 BOT = "certifai-bot"
 FP = "a3" * 32
 
@@ -64,7 +66,7 @@ def no_client_sleep(monkeypatch):
 def make_adapter(server, project_id="acme/webapp", token=TOKEN, timeout=5.0, labels=("team-x",)):
     adapter = GitLabAdapter(
         TrackerSettings(type="gitlab", token=token, project_id=project_id, instance_url=server.url,
-                        timeout=timeout, labels=labels)
+                        timeout=timeout, labels=labels, allowed_hosts=ALLOWED)
     )
     adapter.RETRY_BACKOFF = 0.01
     return adapter
@@ -428,7 +430,8 @@ def test_connection_refused_is_transient_and_known_not_sent():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     adapter = GitLabAdapter(TrackerSettings(type="gitlab", token=TOKEN, project_id="acme/webapp",
-                                            instance_url=f"http://127.0.0.1:{port}", timeout=2))
+                                            instance_url=f"http://127.0.0.1:{port}", timeout=2,
+                                            allowed_hosts=ALLOWED))
     adapter.RETRY_BACKOFF = 0.01
     with pytest.raises(TrackerTransientError) as caught:
         adapter.create_issue(content())

@@ -42,6 +42,8 @@ from trackers.fakes.base import Fault
 from trackers.fakes.jira import FakeJira, IssueType, Status, Transition, Workflow, adf_problem, adf_to_text
 
 TOKEN = "jira-TOPSECRET-9d3e1f7a"
+# The fakes listen on 127.0.0.1 over http: allowed explicitly, as CERTIFAI_TRACKER_ALLOWED_HOSTS would.
+ALLOWED = ("127.0.0.1",)
 EMAIL = "bot@example.com"
 FP = "a3" * 32
 OTHER_FP = "b4" * 32
@@ -94,7 +96,8 @@ def make_adapter(server, token=TOKEN, email=None, timeout=5.0, labels=("team a",
     if email is None:
         email = EMAIL if server.cloud else ""
     adapter = JiraAdapter(TrackerSettings(type="jira", token=token, project_key=project_key, instance_url=server.url,
-                                          email=email, issue_type=issue_type, labels=labels, timeout=timeout))
+                                          email=email, issue_type=issue_type, labels=labels, timeout=timeout,
+                                          allowed_hosts=ALLOWED))
     adapter.RETRY_BACKOFF = 0.01
     return adapter
 
@@ -698,7 +701,8 @@ def test_connection_refused_is_transient_and_known_not_sent():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     adapter = JiraAdapter(TrackerSettings(type="jira", token=TOKEN, project_key="SEC", email=EMAIL,
-                                          instance_url=f"http://127.0.0.1:{port}", timeout=2))
+                                          instance_url=f"http://127.0.0.1:{port}", timeout=2,
+                                          allowed_hosts=ALLOWED))
     adapter.RETRY_BACKOFF = 0.01
     with pytest.raises(TrackerTransientError) as caught:
         adapter.create_issue(content())

@@ -102,6 +102,9 @@ class TrackerSettings:
     issue_type: str = "Bug"  # jira
     labels: tuple[str, ...] = ()
     timeout: float = 15.0  # seconds, for every HTTP call
+    # CERTIFAI_TRACKER_ALLOWED_HOSTS: host names or CIDRs a tracker URL may point at although private or loopback
+    # (trackers/netguard.py refuses every other non-public address, and plain http to any host not listed).
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,9 @@ from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from .. import netguard
 from .base import (
     CERTIFAI_LABEL,
     SEVERITIES,
@@ -112,7 +112,7 @@ class _NotFound(TrackerConfigError):
     """A 404: the repository or the issue is unknown (or invisible to the token's user)."""
 
 
-def _build_session(token: str) -> requests.Session:
+def _build_session(token: str, allowed_hosts: Sequence[str] = ()) -> requests.Session:
     session = requests.Session()
     session.auth = _TokenAuth(token)
     session.headers.update({"Accept": "application/json", "User-Agent": "Certifai (Gitea adapter)"})
@@ -128,10 +128,8 @@ def _build_session(token: str) -> requests.Session:
         respect_retry_after_header=False,
         raise_on_status=False,
     )
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    # Public addresses only (unless allowed), checked at connect time on every hop; writes never redirected.
+    return netguard.guard_session(session, allowed_hosts, max_retries=retry)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -203,7 +201,7 @@ class GiteaAdapter(TrackerAdapter):
         owner, _, name = (settings.repository or "").strip().strip("/").partition("/")
         self._owner, self._name = owner, name
         self._repo_path = f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
-        self._session = _build_session(settings.token)
+        self._session = _build_session(settings.token, settings.allowed_hosts)
         self._label_ids_by_name: dict[str, int] = {}  # names we resolved or created, for this instance's lifetime
 
     # --- configuration ------------------------------------------------------------------------
@@ -268,6 +266,8 @@ class GiteaAdapter(TrackerAdapter):
                 timeout=self.settings.timeout,
                 allow_redirects=not write,
             )
+        except (netguard.AddressRefused, netguard.RedirectRefused) as exc:
+            raise TrackerConfigError(netguard.refusal_text(exc, "Gitea", what)) from None
         except requests.exceptions.SSLError:
             raise TrackerConfigError(
                 f"Could not {what}: the TLS connection to {self._host} failed (certificate not trusted?)."

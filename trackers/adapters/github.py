@@ -36,10 +36,11 @@ from urllib.parse import parse_qs, urlsplit
 import github
 import requests
 from github import Auth, GithubException
-from github.Requester import Requester
+from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
 from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.retry import Retry
 
+from .. import netguard
 from .base import (
     CERTIFAI_LABEL,
     ConnectionResult,
@@ -85,6 +86,36 @@ def _retry() -> Retry:
         respect_retry_after_header=False,  # no sleeping in the client: raise and let the task wait
         raise_on_status=False,  # hand the last 5xx to PyGithub, which raises GithubException(status)
     )
+
+
+def _guard_requester(requester: Requester, allowed_hosts: tuple[str, ...]) -> None:
+    """Every connection PyGithub opens goes through netguard (public addresses only; no redirect for writes).
+
+    PyGithub builds a `requests.Session` per connection object, inside its Requester, and offers no per-client
+    hook for it (`Requester.injectConnectionClasses` is process-wide and turns off connection reuse). So this
+    Requester gets its own connection classes, which guard the session they build. Fails closed: should PyGithub
+    rename these attributes, no client is made at all (tests/security/test_ssrf.py covers the real client)."""
+
+    def guarded(base: type) -> type:
+        class Guarded(base):
+            def __init__(self, *args: Any, **kwargs: Any):
+                super().__init__(*args, **kwargs)
+                netguard.guard_session(self.session, allowed_hosts, max_retries=self.retry,
+                                       pool_connections=self.pool_size, pool_maxsize=self.pool_size)
+
+        Guarded.__name__ = f"Guarded{base.__name__}"
+        return Guarded
+
+    names = ("_Requester__connectionClass", "_Requester__httpConnectionClass", "_Requester__httpsConnectionClass",
+             "_Requester__connection")
+    if not all(hasattr(requester, name) for name in names) or requester._Requester__connection is not None:
+        raise TrackerConfigError("Certifai can't check the addresses this PyGithub version connects to, so it "
+                                 "doesn't connect: install the PyGithub version in requirements.txt.")
+    http, https = guarded(HTTPRequestsConnectionClass), guarded(HTTPSRequestsConnectionClass)
+    current = requester._Requester__connectionClass
+    requester._Requester__httpConnectionClass = http
+    requester._Requester__httpsConnectionClass = https
+    requester._Requester__connectionClass = https if issubclass(current, HTTPSRequestsConnectionClass) else http
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -168,7 +199,7 @@ class GitHubAdapter(TrackerAdapter):
         if urlsplit(self.api_url).scheme not in ("http", "https") or not urlsplit(self.api_url).hostname:
             raise TrackerConfigError(f"The GitHub API URL must look like https://api.github.com or, for GitHub "
                                      f"Enterprise Server, https://HOST/api/v3; not {self.api_url!r}.")
-        return github.Github(
+        client = github.Github(
             auth=Auth.Token(self.settings.token),
             base_url=self.api_url,
             # PyGithub insists on whole seconds.
@@ -182,6 +213,8 @@ class GitHubAdapter(TrackerAdapter):
             seconds_between_writes=None,
             lazy=True,  # objects are not fetched until read: create/edit/comment cost one request each
         )
+        _guard_requester(client.requester, tuple(self.settings.allowed_hosts))
+        return client
 
     @property
     def requester(self) -> Requester:
@@ -216,7 +249,7 @@ class GitHubAdapter(TrackerAdapter):
             logger.warning("GitHub: %s", error)
             raise error from None
         except requests.exceptions.RequestException as exc:
-            error = self._from_transport(exc, action, write)
+            error = self._refused(exc, action) or self._from_transport(exc, action, write)
             logger.warning("GitHub: %s", error)
             raise error from None
         except RuntimeError:  # PyGithub refuses a redirect to another host or scheme
@@ -284,8 +317,14 @@ class GitHubAdapter(TrackerAdapter):
                 return TrackerConfigError(self._missing_repo_message())
             return self._from_status(exc.status, exc.data, exc.headers or {}, "read the repository", False, None)
         except requests.exceptions.RequestException as exc:
-            return self._from_transport(exc, "read the repository", False)
+            return self._refused(exc, "read the repository") or self._from_transport(exc, "read the repository", False)
         return error
+
+    @staticmethod
+    def _refused(exc: BaseException, action: str) -> TrackerConfigError | None:
+        """A connection netguard refused (a non-public address, plain http, a redirected write): not retried."""
+        text = netguard.refusal_text(exc, "GitHub", action)
+        return TrackerConfigError(text) if text else None
 
     def _missing_repo_message(self) -> str:
         text = (f"Repository {self.settings.repository} was not found at {self.api_url} (404): check the owner/name, "

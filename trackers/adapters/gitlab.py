@@ -32,6 +32,7 @@ import requests
 import urllib3
 from gitlab import exceptions as gl_exc
 
+from .. import netguard
 from .base import (
     ConnectionResult,
     ExternalIssue,
@@ -134,6 +135,8 @@ class GitLabAdapter(TrackerAdapter):
         self.base_url = (settings.instance_url or DEFAULT_URL).strip().rstrip("/")
         self.project_ref = normalise_project_ref(settings.project_id)
         self._session = _Session()
+        # Public addresses only (unless allowed), checked at connect time on every hop; writes never redirected.
+        netguard.guard_session(self._session, settings.allowed_hosts)
         self._gl = gitlab.Gitlab(
             url=self.base_url,
             private_token=settings.token,
@@ -195,6 +198,9 @@ class GitLabAdapter(TrackerAdapter):
         """One of our errors for a python-gitlab or requests error. Never quotes the exception itself."""
         if isinstance(exc, TrackerError):
             return exc
+        refused = netguard.refusal_text(exc, "GitLab", action)
+        if refused:
+            return TrackerConfigError(refused)
         if isinstance(exc, gl_exc.RedirectError):
             return TrackerConfigError(
                 f"GitLab redirected the request to {action}: set the instance URL to the address GitLab answers on "

@@ -60,6 +60,7 @@ import requests
 import urllib3
 from jira import JIRA, JIRAError
 
+from .. import netguard
 from .base import (
     CERTIFAI_LABEL,
     ConnectionResult,
@@ -236,6 +237,9 @@ class JiraAdapter(TrackerAdapter):
                 library_log.setLevel(level)
             # The library's Cloud-only methods (enhanced_search_issues) check this; we know it from the settings.
             client.deploymentType = "Cloud" if self.cloud else "Server"
+            # Public addresses only (unless allowed), checked at connect time on every hop; writes never
+            # redirected. The constructor made no request (no server info, no validation, no update check).
+            netguard.guard_session(client._session, self.settings.allowed_hosts)
             self._client = client
         return self._client
 
@@ -298,6 +302,9 @@ class JiraAdapter(TrackerAdapter):
         """One of our errors for a jira/requests error. Never quotes the exception itself."""
         if isinstance(exc, TrackerError):
             return exc
+        refused = netguard.refusal_text(exc, "Jira", action)
+        if refused:
+            return TrackerConfigError(refused)
         if isinstance(exc, JIRAError):
             code = exc.status_code
             response = exc.response
