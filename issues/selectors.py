@@ -102,3 +102,38 @@ def linked_issue(finding: Finding) -> LinkedIssue:
     if finding.severity_rank > SEVERITY_RANK[config.min_severity]:
         return LinkedIssue("below_threshold", None, config, threshold=config.get_min_severity_display())
     return LinkedIssue("not_filed", None, config)
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    when: object  # datetime
+    who: str
+    what: str
+    detail: str
+    url: str = ""
+
+
+def repository_activity(repository_id: int, limit: int = 30) -> list[ActivityEntry]:
+    """The audit trail of a repository: tracker settings changes (who, which fields) and what Certifai did to
+    its tracker issues (created, reopened, closed, moved, failed) and why, newest first."""
+    from trackers.models import TrackerChange
+
+    from .models import IssueEvent
+
+    changes = TrackerChange.objects.filter(repository_id=repository_id).select_related("actor")[:limit]
+    events = (
+        IssueEvent.objects.filter(issue__repository_id=repository_id)
+        .select_related("issue", "scan")
+        .order_by("-id")[:limit]
+    )
+    entries = [
+        ActivityEntry(c.created_at, c.actor.get_username() if c.actor else "API or system", c.get_action_display(),
+                      ", ".join(sorted(c.changes)) if c.changes else "")
+        for c in changes
+    ]
+    for event in events:
+        verb = event.get_action_display() if event.ok else f"{event.get_action_display()} failed"
+        why = f"scan {event.scan_id}" if event.scan_id else "requested"
+        entries.append(ActivityEntry(event.created_at, "Certifai", f"{verb}: {event.issue.external_id or 'issue'}",
+                                     f"{why}. {event.message}", event.issue.url))
+    return sorted(entries, key=lambda entry: entry.when, reverse=True)[:limit]

@@ -93,3 +93,12 @@ class FindingIssueCreateView(LoginRequiredMixin, View):
             tasks.sync_repository.delay(finding.repository_id)
             messages.success(request, "Issue requested: Certifai is filing it in the tracker.")
         return redirect("finding-detail", pk=pk)
+
+
+class RepositoryActivityView(LoginRequiredMixin, View):
+    """The repository's audit trail (tracker settings changes and issue actions), loaded into its page."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        entries = selectors.repository_activity(pk)
+        template = "issues/_activity.html" if _is_htmx(request) else "issues/activity.html"
+        return render(request, template, {"entries": entries, "repository_id": pk, "nav": "repositories"})

@@ -78,17 +78,21 @@ class RepositorySerializer(BaseRepositorySerializer):
         tracker = validated_data.pop("tracker", None)
         repository = super().create(validated_data)
         if tracker:
-            services.save_tracker(repository, tracker)
+            services.save_tracker(repository, tracker, actor=self._actor())
         return repository
+
+    def _actor(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
 
     def update(self, instance, validated_data):
         has_tracker = "tracker" in validated_data
         tracker = validated_data.pop("tracker", None)
         repository = super().update(instance, validated_data)
         if has_tracker and tracker is None:
-            services.delete_tracker(repository)
+            services.delete_tracker(repository, actor=self._actor())
         elif tracker:
-            services.save_tracker(repository, tracker)
+            services.save_tracker(repository, tracker, actor=self._actor())
         repository.refresh_from_db()
         return repository
 

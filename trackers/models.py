@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from findings.models import Repository, Severity
@@ -71,3 +72,27 @@ class RateBucket(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class TrackerChange(models.Model):
+    """Who changed a repository's tracker settings, when, and which fields (never a token's value)."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Tracker configured"
+        UPDATED = "updated", "Tracker settings changed"
+        DELETED = "deleted", "Tracker removed"
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="tracker_changes")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # field -> [before, after]; the token as "(changed)", never its value.
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["repository", "-id"], name="tracker_change_repo")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} on {self.repository_id}"

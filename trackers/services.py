@@ -15,7 +15,7 @@ from findings.models import Repository
 from . import redaction
 from .adapters import ConnectionResult, TrackerSettings, get_adapter
 from .crypto import SecretError, decrypt, encrypt, rotate
-from .models import DEFAULT_URLS, FIELDS_BY_TYPE, TrackerConfig
+from .models import DEFAULT_URLS, FIELDS_BY_TYPE, TrackerChange, TrackerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -24,15 +24,22 @@ MODEL_FIELD = {"repository": "repo_path"}
 COMMON_FIELDS = ("min_severity", "labels", "auto_close", "reopen_policy")
 
 
+AUDITED_FIELDS = ("type", "repo_path", "project_id", "project_key", "instance_url", "api_url", "email", "issue_type",
+                  "min_severity", "labels", "auto_close", "reopen_policy")
+
+
 @transaction.atomic
-def save_tracker(repository: Repository, data: dict[str, Any]) -> TrackerConfig:
-    """Create or update `repository`'s tracker from validated API/form data.
+def save_tracker(repository: Repository, data: dict[str, Any], actor: Any = None) -> TrackerConfig:
+    """Create or update `repository`'s tracker from validated API/form data, and record who changed what.
 
     A blank or missing token keeps the saved one (the token is write-only). Fields of other tracker
     types are cleared so a type change leaves nothing stale behind. Saving un-pauses a paused sync.
     """
     config = TrackerConfig.objects.select_for_update().filter(repository=repository).first()
+    created = config is None
     config = config or TrackerConfig(repository=repository)
+    before = {name: getattr(config, name) for name in AUDITED_FIELDS}
+    token_before = config.token_encrypted
     tracker_type = data["type"]
     changed_type = config.pk is not None and config.type != tracker_type
     config.type = tracker_type
@@ -56,7 +63,18 @@ def save_tracker(repository: Repository, data: dict[str, Any]) -> TrackerConfig:
         config.webhook_secret_encrypted = encrypt(secrets.token_urlsafe(32))
     config.sync_paused, config.sync_error = False, ""
     config.save()
+    changes = {name: [before[name], getattr(config, name)] for name in AUDITED_FIELDS
+               if created or before[name] != getattr(config, name)}
+    if config.token_encrypted != token_before:
+        changes["token"] = ["(saved)" if token_before else "", "(changed)" if config.token_encrypted else ""]
+    if created or changes:
+        TrackerChange.objects.create(repository=repository, actor=_user(actor), changes=changes,
+                                     action=TrackerChange.Action.CREATED if created else TrackerChange.Action.UPDATED)
     return config
+
+
+def _user(actor: Any):
+    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def webhook_secret(config: TrackerConfig) -> str:
@@ -88,8 +106,11 @@ def webhook_settings(config: TrackerConfig) -> dict[str, str] | None:
     return {"url": settings.BASE_URL + webhook_path(config), "secret": secret, "howto": WEBHOOK_HOWTO[config.type]}
 
 
-def delete_tracker(repository: Repository) -> None:
-    TrackerConfig.objects.filter(repository=repository).delete()
+@transaction.atomic
+def delete_tracker(repository: Repository, actor: Any = None) -> None:
+    deleted, _ = TrackerConfig.objects.filter(repository=repository).delete()
+    if deleted:
+        TrackerChange.objects.create(repository=repository, actor=_user(actor), action=TrackerChange.Action.DELETED)
 
 
 def tracker_settings(config: TrackerConfig) -> TrackerSettings:

@@ -102,9 +102,9 @@ class RepositoryFormView(LoginRequiredMixin, View):
             repository = repository_form.save()
             tracker = tracker_form.tracker_data()
             if tracker is None:
-                services.delete_tracker(repository)
+                services.delete_tracker(repository, actor=request.user)
             else:
-                services.save_tracker(repository, tracker)
+                services.save_tracker(repository, tracker, actor=request.user)
         messages.success(request, f"Saved {repository.name}.")
         return redirect("repository-detail", pk=repository.pk)
 
