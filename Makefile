@@ -37,7 +37,7 @@ test: $(VENV)/.installed-dev
 	@DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 		$(BIN)/python scripts/check_services.py
 	$(BIN)/ruff check .
-	$(BIN)/bandit -r certifai findings issues trackers -x '*/migrations/*' --severity-level medium -q \
+	$(BIN)/bandit -r certifai teams findings issues trackers -x '*/migrations/*' --severity-level medium -q \
 		&& echo "bandit: no medium or high severity issue in our code"
 	$(BIN)/python scripts/audit_dependencies.py requirements.txt
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \

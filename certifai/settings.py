@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "certifai",
+    "teams",
     "findings",
     "trackers",
     "issues",
@@ -316,6 +317,14 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CERTIFAI_QUEUE", "celery")
 # Pool processes of each Celery worker (default: one per CPU).
 if os.environ.get("CERTIFAI_WORKER_CONCURRENCY"):
     CELERY_WORKER_CONCURRENCY = int(os.environ["CERTIFAI_WORKER_CONCURRENCY"])
+if REDIS_URL:
+    # Workers look for the tasks of a vanished worker (unacknowledged for longer than the visibility timeout) every
+    # interval × throttle seconds: kombu's default is 100 s. Every 10 s at most (a fifth of a short test timeout),
+    # so such tasks are delivered again soon after the visibility timeout, not up to 100 s later.
+    CELERY_BROKER_TRANSPORT_OPTIONS.update({
+        "unacked_restore_interval": max(1, min(10, CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] // 5)),
+        "unacked_restore_throttle": 1,
+    })
 # /metrics (certifai/metrics.py): with a token, only to `Authorization: Bearer <token>`; without, only to
 # loopback and private addresses.
 CERTIFAI_METRICS_TOKEN = os.environ.get("CERTIFAI_METRICS_TOKEN", "")

@@ -7,6 +7,7 @@ from django.views.generic import TemplateView
 
 from findings import selectors as finding_selectors
 from issues import selectors as issue_selectors
+from teams.models import Role
 
 RECENT_SCANS = 10
 
@@ -16,14 +17,23 @@ class DashboardView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        severity_counts = finding_selectors.open_severity_counts()
+        user = self.request.user  # every count and list: the user's teams' repositories only
+        severity_counts = finding_selectors.open_severity_counts(user)
         context.update(
             nav="dashboard",
             severity_counts=severity_counts,
             open_findings=sum(severity_counts.values()),
-            tracker_counts=issue_selectors.issue_counts_by_tracker(),
-            recent_scans=list(finding_selectors.scan_list()[:RECENT_SCANS]),
-            paused_trackers=issue_selectors.paused_trackers(),
-            failed_issues=issue_selectors.failed_issues(),
+            tracker_counts=issue_selectors.issue_counts_by_tracker(user),
+            recent_scans=list(finding_selectors.scan_list(user)[:RECENT_SCANS]),
+            paused_trackers=issue_selectors.paused_trackers(user),
+            failed_issues=issue_selectors.failed_issues(user),
+        )
+        # Which of them get a "Fix the settings" link (admin) and a Retry button (editor).
+        context["administered_repositories"] = (
+            set(finding_selectors.repository_list(user, Role.ADMIN).values_list("pk", flat=True))
+            if context["paused_trackers"] else set()
+        )
+        context["editable_repositories"] = (
+            issue_selectors.editable_repository_ids(user) if context["failed_issues"] else set()
         )
         return context

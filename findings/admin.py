@@ -5,8 +5,10 @@ from .models import Finding, Repository, Scan
 
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "url", "created_at"]
-    search_fields = ["name"]
+    list_display = ["name", "team", "url", "created_at"]
+    list_filter = ["team"]
+    list_select_related = ["team"]
+    search_fields = ["name", "team__name"]
 
 
 @admin.register(Scan)

@@ -11,14 +11,39 @@ from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from teams.models import Role
+from teams.permissions import TeamRole
+from teams.selectors import teams_for
+
 from . import selectors, services, uploads
+from .filters import user_repositories
 from .models import Finding, Repository, Scan
 
 
+class TeamField(serializers.PrimaryKeyRelatedField):
+    """A team id, among the teams where the user is admin: another team is "does not exist", like a missing one."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return teams_for(getattr(request, "user", None), Role.ADMIN)
+
+
 class RepositorySerializer(serializers.ModelSerializer):
+    team = TeamField(required=False, help_text="The owning team's id, one where you are admin. Optional when you "
+                                               "are admin of exactly one team.")
+
     class Meta:
         model = Repository
-        fields = ["id", "name", "url", "default_branch"]
+        fields = ["id", "name", "team", "url", "default_branch"]
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is None and "team" not in attrs:
+            teams = list(self.fields["team"].get_queryset()[:2])
+            if len(teams) != 1:
+                raise serializers.ValidationError({"team": ["required: the id of a team where you are admin"]})
+            attrs["team"] = teams[0]
+        return attrs
 
 
 class ScanSerializer(serializers.ModelSerializer):
@@ -52,17 +77,31 @@ class FindingSerializer(serializers.ModelSerializer):
 
 
 class FindingFilter(filters.FilterSet):
+    repository = filters.ModelChoiceFilter(queryset=user_repositories)
+
     class Meta:
         model = Finding
         fields = ["repository", "status", "severity", "tool"]
 
 
+class ScanFilter(filters.FilterSet):
+    repository = filters.ModelChoiceFilter(queryset=user_repositories)
+
+    class Meta:
+        model = Scan
+        fields = ["repository", "status"]
+
+
 class RepositoryViewSet(viewsets.ModelViewSet):
+    """Reads: the user's teams' repositories. Create, update, delete: admin of the team (teams.permissions)."""
+
     serializer_class = RepositorySerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_classes = [TeamRole]
+    action_roles = {"upload_scan": Role.EDITOR}
 
     def get_queryset(self):
-        return selectors.repository_list()
+        return selectors.repository_list(self.request.user)
 
     @extend_schema(
         request={"multipart/form-data": ScanUploadSerializer},
@@ -114,15 +153,17 @@ class _on_disk:
 
 class ScanViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ScanSerializer
-    filterset_fields = ["repository", "status"]
+    filterset_class = ScanFilter
+    permission_classes = [TeamRole]
 
     def get_queryset(self):
-        return selectors.scan_list()
+        return selectors.scan_list(self.request.user)
 
 
 class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = FindingSerializer
     filterset_class = FindingFilter
+    permission_classes = [TeamRole]
 
     def get_queryset(self):
-        return selectors.finding_list()
+        return selectors.finding_list(self.request.user)

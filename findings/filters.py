@@ -9,8 +9,9 @@ from . import selectors
 from .models import Finding, Scan, Severity
 
 
-def _repositories(request):
-    return selectors.repository_list()
+def user_repositories(request):
+    # The filter's choices are the user's repositories only: another team's is "not a valid choice".
+    return selectors.repository_list(getattr(request, "user", None))
 
 
 class BootstrapFilterSet(django_filters.FilterSet):
@@ -26,7 +27,7 @@ class BootstrapFilterSet(django_filters.FilterSet):
 class FindingFilter(BootstrapFilterSet):
     q = django_filters.CharFilter(method="search", label="Search",
                                   help_text="Words in the title, rule or file path")
-    repository = django_filters.ModelChoiceFilter(queryset=_repositories, empty_label="All repositories")
+    repository = django_filters.ModelChoiceFilter(queryset=user_repositories, empty_label="All repositories")
     severity = django_filters.ChoiceFilter(choices=Severity.choices, empty_label="All severities")
     status = django_filters.ChoiceFilter(choices=Finding.Status.choices, empty_label="All statuses")
     tool = django_filters.ChoiceFilter(choices=(), empty_label="All tools")
@@ -37,7 +38,8 @@ class FindingFilter(BootstrapFilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.form.fields["tool"].choices = [("", "All tools"), *((tool, tool) for tool in selectors.finding_tools())]
+        tools = selectors.finding_tools(getattr(self.request, "user", None))
+        self.form.fields["tool"].choices = [("", "All tools"), *((tool, tool) for tool in tools)]
         self.form.fields["q"].widget.attrs["type"] = "search"
 
     def search(self, queryset, name, value):
@@ -49,7 +51,7 @@ class FindingFilter(BootstrapFilterSet):
 
 
 class ScanFilter(BootstrapFilterSet):
-    repository = django_filters.ModelChoiceFilter(queryset=_repositories, empty_label="All repositories")
+    repository = django_filters.ModelChoiceFilter(queryset=user_repositories, empty_label="All repositories")
     status = django_filters.ChoiceFilter(choices=Scan.Status.choices, empty_label="All statuses")
 
     class Meta:

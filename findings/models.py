@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from teams.models import Team, default_team_id
+
 
 class Severity(models.TextChoices):
     CRITICAL = "critical", "Critical"
@@ -17,6 +19,9 @@ SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 class Repository(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    # The team that owns it: its members see it, and act on it as their role allows (teams.selectors).
+    # Created without one (command line, scripts), it goes to the team "Default".
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="repositories", default=default_team_id)
     url = models.URLField(blank=True, help_text="Web address of the source, used to link files and lines.")
     default_branch = models.CharField(max_length=200, blank=True, default="main")
     created_at = models.DateTimeField(auto_now_add=True)

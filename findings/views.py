@@ -25,7 +25,7 @@ class FindingListView(LoginRequiredMixin, SingleTableMixin, FilterView):
     extra_context = {"nav": "findings"}
 
     def get_queryset(self):
-        return selectors.finding_list()
+        return selectors.finding_list(self.request.user)
 
 
 class ScanListView(LoginRequiredMixin, SingleTableMixin, FilterView):
@@ -36,4 +36,4 @@ class ScanListView(LoginRequiredMixin, SingleTableMixin, FilterView):
     extra_context = {"nav": "scans"}
 
     def get_queryset(self):
-        return selectors.scan_list()
+        return selectors.scan_list(self.request.user)

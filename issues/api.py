@@ -10,8 +10,11 @@ from rest_framework.response import Response
 
 from findings.api import FindingFilter, FindingSerializer
 from findings.api import FindingViewSet as BaseFindingViewSet
+from findings.filters import user_repositories
+from teams.models import Role
+from teams.permissions import TeamRole
 
-from . import services
+from . import selectors, services
 from .models import TrackerIssue
 
 
@@ -59,6 +62,7 @@ class FindingViewSet(BaseFindingViewSet):
 class TrackerIssueFilter(filters.FilterSet):
     status = filters.ChoiceFilter(field_name="state", choices=TrackerIssue.State.choices)
     sync = filters.ChoiceFilter(field_name="sync_state", choices=TrackerIssue.Sync.choices)
+    repository = filters.ModelChoiceFilter(queryset=user_repositories)
 
     class Meta:
         model = TrackerIssue
@@ -68,7 +72,12 @@ class TrackerIssueFilter(filters.FilterSet):
 class TrackerIssueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = TrackerIssueSerializer
     filterset_class = TrackerIssueFilter
-    queryset = TrackerIssue.objects.all()
+    permission_classes = [TeamRole]
+    action_roles = {"retry": Role.EDITOR}
+    queryset = TrackerIssue.objects.none()  # for the schema; requests get the user's (get_queryset)
+
+    def get_queryset(self):
+        return selectors.issue_list(self.request.user)
 
     @extend_schema(request=None, responses={200: TrackerIssueSerializer})
     @action(detail=True, methods=["post"])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
-from findings.filters import BootstrapFilterSet
-from findings.selectors import repository_list
+from findings.filters import BootstrapFilterSet, user_repositories
 from trackers.models import TrackerType
 
 from .models import TrackerIssue
@@ -18,7 +17,7 @@ class IssueFilter(BootstrapFilterSet):
     q = django_filters.CharFilter(method="search", label="Search", help_text="Words in the issue title")
     tracker = django_filters.ChoiceFilter(choices=TrackerType.choices, empty_label="All trackers")
     status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="by_status", empty_label="All statuses")
-    repository = django_filters.ModelChoiceFilter(queryset=lambda request: repository_list(),
+    repository = django_filters.ModelChoiceFilter(queryset=user_repositories,
                                                   empty_label="All repositories")
 
     class Meta:

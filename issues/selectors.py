@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from findings.models import SEVERITY_RANK, Finding, Scan
+from findings.selectors import repository_list
+from teams.models import Role
+from teams.selectors import scope
 from trackers.models import TrackerConfig
 
 from .models import TrackerIssue
@@ -16,22 +20,33 @@ Sync = TrackerIssue.Sync
 State = TrackerIssue.State
 
 
-def issue_list() -> QuerySet[TrackerIssue]:
-    return TrackerIssue.objects.select_related("repository", "finding")
+def _issues(user: Any) -> QuerySet[TrackerIssue]:
+    return scope(TrackerIssue.objects.all(), user, path="repository__team")
 
 
-def issue_get(pk: int) -> TrackerIssue:
-    return get_object_or_404(issue_list(), pk=pk)
+def issue_list(user: Any) -> QuerySet[TrackerIssue]:
+    """The tracker issues of the user's repositories."""
+    return _issues(user).select_related("repository", "finding")
 
 
-def any_issue() -> bool:
-    return TrackerIssue.objects.exists()
+def issue_get(user: Any, pk: int) -> TrackerIssue:
+    """One of the user's tracker issues, or 404 (also another team's)."""
+    return get_object_or_404(issue_list(user), pk=pk)
 
 
-def issue_counts_by_tracker() -> list[dict]:
-    """Per tracker type: open, closed, pending and failed issues, in one query."""
+def editable_repository_ids(user: Any) -> set[int]:
+    """The repositories whose issues the user may retry (editor and above): which rows get a Retry button."""
+    return set(repository_list(user, Role.EDITOR).values_list("pk", flat=True))
+
+
+def any_issue(user: Any) -> bool:
+    return _issues(user).exists()
+
+
+def issue_counts_by_tracker(user: Any) -> list[dict]:
+    """Per tracker type: open, closed, pending and failed issues of the user's repositories, in one query."""
     rows = (
-        TrackerIssue.objects.order_by("tracker").values("tracker").annotate(
+        _issues(user).order_by("tracker").values("tracker").annotate(
             open=Count("id", filter=Q(state=State.OPEN)),
             closed=Count("id", filter=Q(state=State.CLOSED)),
             pending=Count("id", filter=Q(sync_state=Sync.PENDING)),
@@ -42,22 +57,24 @@ def issue_counts_by_tracker() -> list[dict]:
     return list(rows)
 
 
-def failed_issues(limit: int = 10) -> list[TrackerIssue]:
-    return list(issue_list().filter(sync_state=Sync.FAILED).order_by("-updated_at", "-id")[:limit])
+def failed_issues(user: Any, limit: int = 10) -> list[TrackerIssue]:
+    return list(issue_list(user).filter(sync_state=Sync.FAILED).order_by("-updated_at", "-id")[:limit])
 
 
-def paused_trackers() -> list[TrackerConfig]:
-    return list(TrackerConfig.objects.filter(sync_paused=True).select_related("repository").order_by("repository"))
+def paused_trackers(user: Any) -> list[TrackerConfig]:
+    configs = scope(TrackerConfig.objects.filter(sync_paused=True), user, path="repository__team")
+    return list(configs.select_related("repository").order_by("repository"))
 
 
 # --- finding detail ------------------------------------------------------------------------------
 
 
-def finding_detail(pk: int) -> Finding:
-    """A finding with its repository, the repository's tracker, its tracker issue and first/last scans, or 404."""
+def finding_detail(user: Any, pk: int) -> Finding:
+    """One of the user's findings with its repository, the repository's team and tracker, its tracker issue and
+    first/last scans, or 404 (also another team's)."""
     return get_object_or_404(
-        Finding.objects.select_related("repository", "repository__tracker", "tracker_issue", "first_scan",
-                                       "last_scan"),
+        scope(Finding.objects.all(), user, path="repository__team").select_related(
+            "repository__team", "repository__tracker", "tracker_issue", "first_scan", "last_scan"),
         pk=pk,
     )
 
@@ -113,12 +130,15 @@ class ActivityEntry:
     url: str = ""
 
 
-def repository_activity(repository_id: int, limit: int = 30) -> list[ActivityEntry]:
-    """The audit trail of a repository: tracker settings changes (who, which fields) and what Certifai did to
-    its tracker issues (created, reopened, closed, moved, failed) and why, newest first."""
+def repository_activity(user: Any, repository_id: int, limit: int = 30) -> list[ActivityEntry]:
+    """The audit trail of one of the user's repositories (404 for another team's): tracker settings changes
+    (who, which fields) and what Certifai did to its tracker issues (created, reopened, closed, moved, failed)
+    and why, newest first."""
     from trackers.models import TrackerChange
 
     from .models import IssueEvent
+
+    get_object_or_404(repository_list(user), pk=repository_id)
 
     changes = TrackerChange.objects.filter(repository_id=repository_id).select_related("actor")[:limit]
     events = (

@@ -36,7 +36,10 @@ def data_dir() -> Path:
 def api_client(django_user_model):
     from rest_framework.test import APIClient
 
-    user = django_user_model.objects.create_user("alice", password="pw-alice-123")
+    from tests.factories import member
+
+    # Admin of the team RepositoryFactory uses by default (tests/security/test_access_control.py tries the others).
+    user = member(django_user_model.objects.create_user("alice", password="pw-alice-123"))
     client = APIClient()
     client.force_authenticate(user)
     client.user = user

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from findings.api import RepositorySerializer as BaseRepositorySerializer
 from findings.api import RepositoryViewSet as BaseRepositoryViewSet
 from findings.models import Severity
+from teams.models import Role
 
 from . import services
 from .models import FIELDS_BY_TYPE, ReopenPolicy, TrackerType
@@ -104,6 +105,8 @@ ConnectionResultSerializer = inline_serializer(
 
 class RepositoryViewSet(BaseRepositoryViewSet):
     serializer_class = RepositorySerializer
+    # Tracker settings and tokens, and trying them, are the team admins' (like every other repository write).
+    action_roles = {**BaseRepositoryViewSet.action_roles, "test_tracker": Role.ADMIN}
 
     def get_queryset(self):
         return super().get_queryset().select_related("tracker")

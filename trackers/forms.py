@@ -14,6 +14,8 @@ from django import forms
 
 from findings.forms import BootstrapFormMixin
 from findings.models import Repository, Severity
+from teams.models import Role, Team
+from teams.selectors import teams_for
 
 from .models import FIELDS_BY_TYPE, ReopenPolicy, TrackerConfig, TrackerType
 from .services import MODEL_FIELD
@@ -59,12 +61,33 @@ def field_name(tracker_type: str, name: str) -> str:
 class RepositoryForm(BootstrapFormMixin, forms.ModelForm):
     url = forms.URLField(label="Web address", required=False, assume_scheme="https",
                          help_text="e.g. https://github.com/acme/webapp: links each finding to its file and line.")
+    # Declared (not from the model): the model's default team must not leak into the form.
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), label="Team",
+                                  help_text="Its members see the repository; one of the teams you are admin of.")
 
     class Meta:
         model = Repository
-        fields = ["name", "url", "default_branch"]
+        fields = ["name", "team", "url", "default_branch"]
         labels = {"name": "Name", "default_branch": "Default branch"}
         help_texts = {"name": 'Usually "owner/name", e.g. "acme/webapp".'}
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        teams = list(teams_for(user, Role.ADMIN))
+        field = self.fields["team"]
+        field.queryset = teams_for(user, Role.ADMIN)
+        # Admin of exactly one team: that one, also when the field is left out (as the API does).
+        self.only_team = teams[0] if len(teams) == 1 else None
+        if self.only_team is not None:
+            field.empty_label = None
+            field.required = False
+            if self.instance.pk is None:
+                field.initial = self.only_team.pk
+        else:
+            field.empty_label = "Choose a team"
+
+    def clean_team(self):
+        return self.cleaned_data.get("team") or self.only_team
 
 
 class TrackerForm(BootstrapFormMixin, forms.Form):

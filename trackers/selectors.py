@@ -6,6 +6,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from findings.models import Finding, Repository, Scan
+from findings.selectors import repository_list
 
 
 def _count(queryset) -> Subquery:
@@ -13,10 +14,11 @@ def _count(queryset) -> Subquery:
     return Subquery(counted, output_field=IntegerField())
 
 
-def repository_overview() -> QuerySet[Repository]:
-    """Every repository with its tracker, open findings, number of scans and last scan time: one query."""
+def repository_overview(user) -> QuerySet[Repository]:
+    """The user's repositories with their team, tracker, open findings, number of scans and last scan time:
+    one query."""
     last_scan = Scan.objects.filter(repository=OuterRef("pk")).order_by("-id")
-    return Repository.objects.select_related("tracker").annotate(
+    return repository_list(user).select_related("tracker").annotate(
         open_findings=_count(Finding.objects.filter(repository=OuterRef("pk"), status=Finding.Status.OPEN)),
         scan_count=_count(Scan.objects.filter(repository=OuterRef("pk"))),
         last_scan_at=Subquery(last_scan.values("created_at")[:1]),
@@ -24,9 +26,10 @@ def repository_overview() -> QuerySet[Repository]:
     )
 
 
-def repository_with_tracker(pk: int) -> Repository:
-    """A repository and its tracker (None when it has none), or 404."""
-    return get_object_or_404(Repository.objects.select_related("tracker"), pk=pk)
+def repository_with_tracker(user, pk: int) -> Repository:
+    """One of the user's repositories with its team and tracker (None when it has none), or 404 (also when it
+    is another team's)."""
+    return get_object_or_404(repository_list(user).select_related("tracker"), pk=pk)
 
 
 def tracker_of(repository: Repository):

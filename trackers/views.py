@@ -4,7 +4,7 @@ and the tracker connection test. Writes go through services, reads through selec
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,6 +19,9 @@ from findings.api import _on_disk
 from findings.forms import ScanUploadForm
 from findings.models import Repository
 from findings.uploads import upload_rejection
+from teams import selectors as team_selectors
+from teams.mixins import TeamAccessMixin
+from teams.models import Role
 
 from . import selectors, services
 from .forms import RepositoryForm, TrackerForm
@@ -26,26 +29,32 @@ from .forms import RepositoryForm, TrackerForm
 RECENT_SCANS = 20
 
 
-class RepositoryListView(LoginRequiredMixin, ListView):
+class RepositoryListView(TeamAccessMixin, ListView):
     template_name = "trackers/repository_list.html"
     context_object_name = "repositories"
     extra_context = {"nav": "repositories"}
 
     def get_queryset(self):
-        return selectors.repository_overview()
+        return selectors.repository_overview(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["can_add"] = team_selectors.teams_for(self.request.user, Role.ADMIN).exists()
+        return context
 
 
-class RepositoryDetailView(LoginRequiredMixin, View):
-    """GET: tracker status, open findings by severity, scans. POST: upload a scan file."""
+class RepositoryDetailView(TeamAccessMixin, View):
+    """GET: tracker status, open findings by severity, scans. POST: upload a scan file (editor)."""
 
     template_name = "trackers/repository_detail.html"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        repository = selectors.repository_with_tracker(pk)
+        repository = selectors.repository_with_tracker(request.user, pk)
         return self._render(request, repository, ScanUploadForm())
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        repository = selectors.repository_with_tracker(pk)
+        repository = selectors.repository_with_tracker(request.user, pk)
+        self.require(repository, Role.EDITOR)
         form = ScanUploadForm(request.POST, request.FILES, upload_rejection=upload_rejection(request))
         if not form.is_valid():
             return self._render(request, repository, form)
@@ -63,16 +72,19 @@ class RepositoryDetailView(LoginRequiredMixin, View):
 
     def _render(self, request, repository: Repository, form: ScanUploadForm, upload_error: str = "",
                 upload_scan=None) -> HttpResponse:
-        scans = finding_selectors.scan_list(repository.pk)
+        scans = finding_selectors.scan_list(request.user, repository.pk)
         if upload_scan is None and request.GET.get("scan", "").isdigit():
             upload_scan = scans.filter(pk=int(request.GET["scan"])).first()
         tracker = selectors.tracker_of(repository)
+        may = team_selectors.permissions_of(request.user, repository)
         context = {
             "nav": "repositories",
             "repository": repository,
             "tracker": tracker,
-            "webhook": services.webhook_settings(tracker) if tracker else None,
-            "severity_counts": finding_selectors.open_severity_counts(repository.pk),
+            "may": may,
+            # The webhook secret forges status updates: the team's admins only.
+            "webhook": services.webhook_settings(tracker) if tracker and may["can_admin"] else None,
+            "severity_counts": finding_selectors.open_severity_counts(request.user, repository.pk),
             "scans": scans[:RECENT_SCANS],
             "upload_form": form,
             "upload_error": upload_error,
@@ -81,20 +93,30 @@ class RepositoryDetailView(LoginRequiredMixin, View):
         return render(request, self.template_name, context)
 
 
-class RepositoryFormView(LoginRequiredMixin, View):
-    """Add (no pk) or edit a repository and its tracker settings."""
+class RepositoryFormView(TeamAccessMixin, View):
+    """Add (no pk) or edit a repository and its tracker settings: admins of the team only."""
 
     template_name = "trackers/repository_form.html"
 
+    def _repository(self, request: HttpRequest, pk: int | None):
+        if pk is None:
+            if not team_selectors.teams_for(request.user, Role.ADMIN).exists():
+                raise PermissionDenied("Adding a repository needs the admin role in a team.")
+            return None
+        repository = selectors.repository_with_tracker(request.user, pk)
+        self.require(repository, Role.ADMIN)
+        return repository
+
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
-        repository = selectors.repository_with_tracker(pk) if pk else None
+        repository = self._repository(request, pk)
         config = selectors.tracker_of(repository) if repository else None
-        return self._render(request, repository, RepositoryForm(instance=repository), TrackerForm(config=config))
+        return self._render(request, repository, RepositoryForm(instance=repository, user=request.user),
+                            TrackerForm(config=config))
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
-        repository = selectors.repository_with_tracker(pk) if pk else None
+        repository = self._repository(request, pk)
         config = selectors.tracker_of(repository) if repository else None
-        repository_form = RepositoryForm(request.POST, instance=repository)
+        repository_form = RepositoryForm(request.POST, instance=repository, user=request.user)
         tracker_form = TrackerForm(request.POST, config=config)
         if not (repository_form.is_valid() and tracker_form.is_valid()):
             return self._render(request, repository, repository_form, tracker_form)
@@ -119,12 +141,13 @@ class RepositoryFormView(LoginRequiredMixin, View):
         return render(request, self.template_name, context)
 
 
-class TrackerTestView(LoginRequiredMixin, View):
-    """POST: try the saved tracker settings. htmx gets the result fragment (role="status"); a plain form post
-    is redirected back with the result as a message."""
+class TrackerTestView(TeamAccessMixin, View):
+    """POST: try the saved tracker settings (admin). htmx gets the result fragment (role="status"); a plain form
+    post is redirected back with the result as a message."""
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        repository = selectors.repository_with_tracker(pk)
+        repository = selectors.repository_with_tracker(request.user, pk)
+        self.require(repository, Role.ADMIN)
         config = selectors.tracker_of(repository)
         if config is None:
             ok, message = False, "This repository has no tracker configured yet: choose one and save."

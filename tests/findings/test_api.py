@@ -2,7 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from findings.models import Finding, Scan
-from tests.factories import RepositoryFactory
+from tests.factories import RepositoryFactory, member
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def test_requires_authentication():
 def test_token_authentication(django_user_model):
     from rest_framework.authtoken.models import Token
 
-    user = django_user_model.objects.create_user("bob")
+    user = member(django_user_model.objects.create_user("bob"))
     token = Token.objects.create(user=user)
     RepositoryFactory(name="acme/web")
     client = APIClient()

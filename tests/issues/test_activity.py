@@ -4,6 +4,7 @@ import pytest
 
 from findings.services import record_scan
 from issues import services
+from tests.factories import member
 from trackers.models import TrackerChange
 
 from .conftest import GITHUB_TOKEN, parsed
@@ -32,7 +33,7 @@ def test_repository_page_shows_the_activity(client, django_user_model, github, g
     services.sync_repository(github_repo.pk)
     services.plan_scan(record_scan(repository=github_repo, findings=[], tools=["CodeQL"]))
     services.sync_repository(github_repo.pk)
-    client.force_login(django_user_model.objects.create_user("dana"))
+    client.force_login(member(django_user_model.objects.create_user("dana")))
     page = client.get(f"/repositories/{github_repo.pk}/").content.decode()
     assert f"/repositories/{github_repo.pk}/activity/" in page
     fragment = client.get(f"/repositories/{github_repo.pk}/activity/", HTTP_HX_REQUEST="true").content.decode()

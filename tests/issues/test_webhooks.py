@@ -11,6 +11,7 @@ import pytest
 from findings.services import record_scan
 from issues import services
 from issues.models import TrackerIssue
+from tests.factories import member
 from trackers import services as tracker_services
 from trackers.adapters import TrackerSettings, WebhookSignatureError, get_adapter
 
@@ -136,7 +137,7 @@ def test_jira_issue_updated():
 
 
 def test_repository_page_shows_the_webhook_to_set_up(client, django_user_model, github_repo):
-    client.force_login(django_user_model.objects.create_user("carol"))
+    client.force_login(member(django_user_model.objects.create_user("carol")))
     html = client.get(f"/repositories/{github_repo.pk}/").content.decode()
     config = github_repo.tracker
     assert f"/api/v1/webhooks/github/{github_repo.pk}/" in html

@@ -76,8 +76,8 @@ def test_compose_runs_web_worker_beat_postgresql_and_redis(compose):
     services = compose["services"]
     assert set(services) >= {"web", "worker", "beat", "db", "redis", "migrate"}
     assert "gunicorn" in services["web"]["command"] and "certifai.wsgi" in services["web"]["command"]
-    assert services["worker"]["command"][:4] == ["celery", "-A", "certifai", "worker"]
-    assert services["beat"]["command"][:4] == ["celery", "-A", "certifai", "beat"]
+    assert services["worker"]["command"][:5] == ["celery", "-A", "certifai", "--quiet", "worker"]
+    assert services["beat"]["command"][:5] == ["celery", "-A", "certifai", "--quiet", "beat"]
     assert "deploy" not in services["beat"]  # one beat: never replicated
     assert services["db"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
@@ -229,3 +229,18 @@ def test_procfile_runs_web_on_port_worker_and_beat():
     assert processes["worker"].startswith("celery -A certifai worker ")
     assert processes["beat"].startswith("celery -A certifai beat ")
     assert "migrate" not in " ".join(processes.values())
+
+
+# --- settings a deployment relies on ---------------------------------------------------------------------
+
+
+def test_a_vanished_workers_tasks_are_looked_for_every_few_seconds(settings):
+    """kombu restores unacknowledged tasks only when a worker sweeps for them (every 100 s by default): every
+    10 s at most here, so a killed worker's tasks run again soon after the visibility timeout."""
+    if not settings.REDIS_URL:
+        pytest.skip("Redis broker only")
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    assert options["unacked_restore_throttle"] == 1
+    assert 1 <= options["unacked_restore_interval"] <= 10
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1

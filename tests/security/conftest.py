@@ -29,7 +29,9 @@ def fast_password_hashing(settings):
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("secuser", password=PASSWORD)
+    from tests.factories import member
+
+    return member(django_user_model.objects.create_user("secuser", password=PASSWORD))
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import pytest
 from cryptography.fernet import Fernet
 from django.urls import reverse
 
+from tests.factories import member
+
 ROOT = Path(__file__).resolve().parents[2]
 CSP_DIRECTIVES = {
     "default-src": "'self'", "script-src": "'self'", "style-src": "'self'", "img-src": "'self' data:",
@@ -116,7 +118,7 @@ def assert_security_headers(response) -> None:
 @pytest.mark.django_db
 def test_pages_send_the_csp_and_frame_headers(client, django_user_model, api_client):
     assert_security_headers(client.get(reverse("login")))
-    client.force_login(django_user_model.objects.create_user("headers", password="pw-headers-123"))
+    client.force_login(member(django_user_model.objects.create_user("headers", password="pw-headers-123")))
     for name in ("dashboard", "repository-list", "repository-add", "scan-list", "finding-list", "issue-list"):
         response = client.get(reverse(name))
         assert response.status_code == 200, name
@@ -129,7 +131,7 @@ def test_pages_send_the_csp_and_frame_headers(client, django_user_model, api_cli
 
 @pytest.mark.django_db
 def test_api_docs_need_no_inline_script_or_style_and_no_cdn(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("docs", password="pw-docs-12345"))
+    client.force_login(member(django_user_model.objects.create_user("docs", password="pw-docs-12345")))
     html = client.get("/api/v1/docs/").content.decode()
     assert "<style" not in html and "cdn." not in html
     assert "<script>" not in html  # every script has a src (ours)
@@ -181,7 +183,7 @@ def test_csrf_is_enforced_on_pages_but_not_on_signed_webhooks(django_user_model)
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    client.force_login(django_user_model.objects.create_user("csrf", password="pw-csrf-12345"))
+    client.force_login(member(django_user_model.objects.create_user("csrf", password="pw-csrf-12345")))
     assert client.post(reverse("repository-add"), {"name": "acme/x"}).status_code == 403
     assert client.post("/api/v1/repositories/", {"name": "acme/x"}).status_code == 403  # session auth: CSRF too
     # webhooks are exempt on purpose: the signature protects them

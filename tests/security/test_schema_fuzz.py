@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from certifai.wsgi import application
-from tests.factories import RepositoryFactory
+from tests.factories import RepositoryFactory, member
 
 EXAMPLES = int(os.environ.get("SCHEMA_FUZZ_EXAMPLES", "20"))
 # Loaded when the module is collected (schema generation reads no database). Not through a fixture:
@@ -61,7 +61,7 @@ def offline(monkeypatch):
 def token(transactional_db, django_user_model):
     from rest_framework.authtoken.models import Token
 
-    user = django_user_model.objects.create_user("fuzzer", password="pw-fuzzer-12345")
+    user = member(django_user_model.objects.create_user("fuzzer", password="pw-fuzzer-12345"))
     return Token.objects.create(user=user).key
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
+from tests.factories import member
 from trackers import netguard
 from trackers.adapters import TrackerConfigError, TrackerSettings, get_adapter
 from trackers.adapters.base import IssueContent
@@ -402,7 +403,7 @@ def test_web_form_refuses_internal_names(client, django_user_model, resolver):
     from django.urls import reverse
 
     resolver.add("metadata.test", "169.254.169.254")
-    client.force_login(django_user_model.objects.create_user("ssrf-web", password="pw-ssrf-web-123"))
+    client.force_login(member(django_user_model.objects.create_user("ssrf-web", password="pw-ssrf-web-123")))
     data = {"name": "acme/webapp", "url": "", "default_branch": "main", "tracker-type": "jira",
             "tracker-min_severity": "low", "tracker-labels": "", "tracker-auto_close": "on",
             "tracker-reopen_policy": "unless_accepted", "tracker-jira_project_key": "SEC",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import member
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -142,7 +144,7 @@ def ui(browser, live_server, request):
 
 @pytest.fixture
 def browser_user(django_user_model):
-    return django_user_model.objects.create_user("newuser", password=PASSWORD)
+    return member(django_user_model.objects.create_user("newuser", password=PASSWORD))
 
 
 def log_in(ui: UI, username: str = "newuser", password: str = PASSWORD) -> None:

@@ -5,7 +5,9 @@ from . import factories
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("webuser", password="pw-web-user-123")
+    from tests.factories import member
+
+    return member(django_user_model.objects.create_user("webuser", password="pw-web-user-123"))
 
 
 @pytest.fixture
