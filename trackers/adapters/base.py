@@ -10,6 +10,7 @@ import abc
 import hashlib
 import hmac
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -173,9 +174,27 @@ class TrackerAdapter(abc.ABC):
     def __init__(self, settings: TrackerSettings):
         self.settings = settings
 
-    @abc.abstractmethod
+    # Appended to the message of an unexpected failure of the connection test (what to check first).
+    connection_hint: ClassVar[str] = "check the instance URL"
+
     def test_connection(self) -> ConnectionResult:
-        """Token valid, project exists, may create issues. Never raises TrackerError."""
+        """Token valid, project exists, may create issues, in words a person can act on. Never raises."""
+        try:
+            return self.check_connection()
+        except TrackerError as exc:
+            return ConnectionResult(False, str(exc))
+        except Exception as exc:  # the message goes to a person: never a traceback, never a token
+            logging.getLogger(type(self).__module__).exception(
+                "%s connection test failed unexpectedly", self.display_name
+            )
+            return ConnectionResult(
+                False, f"Unexpected error while testing {self.display_name} ({type(exc).__name__}): "
+                       f"{self.connection_hint}."
+            )
+
+    @abc.abstractmethod
+    def check_connection(self) -> ConnectionResult:
+        """The checks of `test_connection`; may raise TrackerError, which becomes the message."""
 
     @abc.abstractmethod
     def create_issue(self, content: IssueContent) -> ExternalIssue:

@@ -459,16 +459,7 @@ class GiteaAdapter(TrackerAdapter):
 
     # --- operations ---------------------------------------------------------------------------
 
-    def test_connection(self) -> ConnectionResult:
-        try:
-            return self._test_connection()
-        except TrackerError as exc:
-            return ConnectionResult(False, str(exc))
-        except Exception as exc:  # never raises: the message goes to a person
-            logger.exception("Gitea connection test failed unexpectedly")
-            return ConnectionResult(False, f"Unexpected error talking to Gitea: {type(exc).__name__}.")
-
-    def _test_connection(self) -> ConnectionResult:
+    def check_connection(self) -> ConnectionResult:
         problem = self._config_problem()
         if problem:
             return ConnectionResult(False, problem)

@@ -390,19 +390,14 @@ class GitHubAdapter(TrackerAdapter):
 
     # --- operations ---------------------------------------------------------------------------------------------
 
-    def test_connection(self) -> ConnectionResult:
-        try:
-            repo_name = self.repository
-            with self._calling("read the repository"):
-                repo = self._repo().complete()  # GET /repos/{owner}/{repo}
-                repo_id, has_issues, archived = repo.id, repo.has_issues, repo.archived
-                permissions = repo.permissions
-        except TrackerError as exc:
-            return ConnectionResult(False, str(exc))
-        except Exception as exc:  # never raise from here; the message must still be safe to show
-            logger.exception("GitHub connection test failed unexpectedly")
-            return ConnectionResult(False, f"Could not check GitHub at {self.api_url} ({type(exc).__name__}): "
-                                           "check the API URL (GitHub Enterprise: https://HOST/api/v3).")
+    connection_hint = "check the API URL (GitHub Enterprise Server: https://HOST/api/v3)"
+
+    def check_connection(self) -> ConnectionResult:
+        repo_name = self.repository
+        with self._calling("read the repository"):
+            repo = self._repo().complete()  # GET /repos/{owner}/{repo}
+            repo_id, has_issues, archived = repo.id, repo.has_issues, repo.archived
+            permissions = repo.permissions
         if not repo_id:
             return ConnectionResult(False, f"{self.api_url} did not answer like the GitHub API: check the API URL "
                                            "(GitHub Enterprise Server: https://HOST/api/v3).")

@@ -322,16 +322,7 @@ class GitLabAdapter(TrackerAdapter):
 
     # --- the interface -----------------------------------------------------------------------------------------
 
-    def test_connection(self) -> ConnectionResult:
-        try:
-            return self._test_connection()
-        except TrackerError as exc:
-            return ConnectionResult(False, str(exc))
-        except Exception as exc:  # never raises: the settings page shows the message
-            log.exception("GitLab connection test failed unexpectedly")
-            return ConnectionResult(False, f"Unexpected error while testing GitLab ({type(exc).__name__}).")
-
-    def _test_connection(self) -> ConnectionResult:
+    def check_connection(self) -> ConnectionResult:
         user = self._call("read the token's user", lambda: self._gl.http_get("/user", **NO_CLIENT_RETRY))
         username = user.get("username", "?") if isinstance(user, dict) else "?"
 

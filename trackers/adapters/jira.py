@@ -549,16 +549,7 @@ class JiraAdapter(TrackerAdapter):
 
     # --- the interface ----------------------------------------------------------------------------------------
 
-    def test_connection(self) -> ConnectionResult:
-        try:
-            return self._test_connection()
-        except TrackerError as exc:
-            return ConnectionResult(False, str(exc))
-        except Exception as exc:  # never raises: the settings page shows the message
-            log.exception("Jira connection test failed unexpectedly")
-            return ConnectionResult(False, f"Unexpected error while testing Jira ({type(exc).__name__}).")
-
-    def _test_connection(self) -> ConnectionResult:
+    def check_connection(self) -> ConnectionResult:
         problem = self._settings_problem()
         if problem:
             return ConnectionResult(False, problem)
