@@ -107,7 +107,6 @@ class CopyWriter:
     def finish(self) -> Counts:
         params = {"repo": self.scan.repository_id, "scan": self.scan.pk, "now": self.now}
         run = self.cursor.execute
-        run(_sql("ANALYZE {stage}"))
         run(_sql(
             "UPDATE {finding} f SET status = 'open', resolved_at = NULL, resolved_scan_id = NULL, "
             "reappeared_scan_id = %(scan)s, last_scan_id = %(scan)s, updated_at = %(now)s "

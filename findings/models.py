@@ -105,7 +105,6 @@ class Finding(models.Model):
         indexes = [
             models.Index(fields=["repository", "status", "severity_rank"], name="finding_repo_status_sev"),
             models.Index(fields=["repository", "tool", "status"], name="finding_repo_tool_status"),
-            models.Index(fields=["status", "severity_rank", "-id"], name="finding_status_sev"),
         ]
 
     def __str__(self) -> str:
