@@ -9,7 +9,7 @@
 - A task queued while a request is served carries the request's id in a message header, so the worker's lines
   about that task name the request that caused it.
 - A Celery worker or beat replaces the root logger's handlers with its own: they get the same filter and, for
-  JSON, the same formatter (trackers/redaction.py adds its RedactingFilter there the same way).
+  JSON, the same formatter, and the RedactingFilter of trackers/redaction.py.
 
 Standard library only.
 """
@@ -189,9 +189,13 @@ def _task_postrun(task_id: str | None = None, **kwargs: object) -> None:
 
 
 def _on_celery_logging(logger: logging.Logger | None = None, **kwargs: object) -> None:
-    if logger is not None:
-        install(logger.handlers)
-    install(logging.getLogger().handlers)
+    """A Celery worker replaces the root logger's handlers with its own: give them the context (ids, JSON)
+    and the redaction of credentials (trackers/redaction.py) that settings.LOGGING gives the others."""
+    from trackers import redaction
+
+    for handlers in ((logger.handlers if logger is not None else []), logging.getLogger().handlers):
+        redaction.install(handlers)
+        install(handlers)
 
 
 try:  # Celery is a dependency of the project, but this module doesn't need it

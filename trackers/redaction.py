@@ -2,8 +2,8 @@
 
 Tracker client exceptions and debug logs carry URLs, request and response headers and bodies. The adapters
 rebuild every error in their own words and never log a token, and this filter is the net under them: installed
-on the root handler in settings.LOGGING (and on the handlers a Celery worker puts in place of it), it rewrites
-each record's message, exception text and stack before any handler formats it:
+on the root handler in settings.LOGGING (and, through certifai/logging.py, on the handlers a Celery worker puts
+in place of it), it rewrites each record's message, exception text and stack before any handler formats it:
 
 - header values: Authorization, Proxy-Authorization, PRIVATE-TOKEN, JOB-TOKEN, X-Gitlab-Token, X-API-Key,
   Cookie, Set-Cookie (in `Name: value` and in dict-repr `'Name': 'value'` forms);
@@ -129,22 +129,6 @@ def install(handlers: Iterable[logging.Handler]) -> None:
     for handler in handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
-
-
-def _on_celery_logging(logger: logging.Logger | None = None, **kwargs: object) -> None:
-    """A Celery worker replaces the root logger's handlers with its own: redact there too."""
-    if logger is not None:
-        install(logger.handlers)
-        install(logging.getLogger().handlers)
-
-
-try:  # Celery is a dependency of the project, but this module doesn't need it
-    from celery import signals as _celery_signals
-except ImportError:  # pragma: no cover
-    pass
-else:
-    _celery_signals.after_setup_logger.connect(_on_celery_logging, weak=False)
-    _celery_signals.after_setup_task_logger.connect(_on_celery_logging, weak=False)
 
 
 __all__ = ["REDACTED", "RedactingFilter", "forget_all", "install", "redact", "remember"]
