@@ -104,7 +104,7 @@ class CertifaiCollector:
             yield from self._redis()
 
     def _database(self):
-        from findings.models import Finding, Scan
+        from findings.models import Finding, Scan, Severity
         from issues.models import IssueEvent, TrackerIssue
         from trackers.models import TrackerConfig
 
@@ -117,7 +117,7 @@ class CertifaiCollector:
         findings = GaugeMetricFamily("certifai_findings_open", "Open findings by severity.", labels=["severity"])
         by_severity = dict(Finding.objects.filter(status=Finding.Status.OPEN).order_by().values_list("severity")
                            .annotate(n=Count("id")))
-        for severity in ("critical", "high", "medium", "low", "info"):
+        for severity in Severity.values:
             findings.add_metric([severity], by_severity.get(severity, 0))
         yield findings
 

@@ -384,9 +384,7 @@ def _backoff(attempts: int) -> float:
 def _record_success(row: TrackerIssue, action: str, issue: ExternalIssue) -> None:
     now = timezone.now()
     tracker_fields = {
-        "external_id": issue.external_id, "title": issue.title[:500], "url": issue.url, "status": issue.status[:100],
-        "state": issue.state, "accepted_risk": issue.accepted_risk, "created": issue.created or row.created,
-        "last_synced": now, "lease_until": None, "attempts": 0, "claimed_at": None, "updated_at": now,
+        **_external_fields(row, issue, now), "lease_until": None, "attempts": 0, "claimed_at": None, "updated_at": now,
     }
     with transaction.atomic():
         done = TrackerIssue.objects.filter(pk=row.pk, pending_action=action).update(
@@ -400,15 +398,13 @@ def _record_success(row: TrackerIssue, action: str, issue: ExternalIssue) -> Non
                                   message=f"{row.get_tracker_display()} {issue.external_id}: {issue.status}")
 
 
-def _apply_external(row: TrackerIssue, issue: ExternalIssue, now: datetime) -> None:
-    row.external_id = issue.external_id
-    row.title = issue.title[:500]
-    row.url = issue.url
-    row.status = issue.status[:100]
-    row.state = issue.state
-    row.accepted_risk = issue.accepted_risk
-    row.created = issue.created or row.created
-    row.last_synced = now
+def _external_fields(row: TrackerIssue, issue: ExternalIssue, now: datetime) -> dict:
+    """The row's fields that mirror the tracker's issue."""
+    return {
+        "external_id": issue.external_id, "title": issue.title[:500], "url": issue.url, "status": issue.status[:100],
+        "state": issue.state, "accepted_risk": issue.accepted_risk, "created": issue.created or row.created,
+        "last_synced": now,
+    }
 
 
 def _record_failure(row: TrackerIssue, message: str, retry_in: float | None, give_up: bool) -> None:
@@ -528,7 +524,8 @@ def apply_external_states(rows: dict[str, TrackerIssue], issues: list[ExternalIs
         if row is None:
             continue
         before = (row.state, row.status, row.accepted_risk, row.title)
-        _apply_external(row, issue, now)
+        for name, value in _external_fields(row, issue, now).items():
+            setattr(row, name, value)
         if (row.state, row.status, row.accepted_risk, row.title) != before:
             changed += 1
         row.save(update_fields=["title", "url", "status", "state", "accepted_risk", "created", "last_synced",
@@ -563,9 +560,9 @@ def request_issue(finding: Finding) -> TrackerIssue:
 
 def apply_webhook_issue(config: TrackerConfig, issue: ExternalIssue) -> bool:
     """Update the linked issue a tracker's webhook told us about. False when it isn't one of ours."""
-    rows = {
-        row.external_id: row
-        for row in TrackerIssue.objects.filter(repository_id=config.repository_id, tracker=config.type,
-                                               external_id=issue.external_id)
-    }
-    return bool(rows) and apply_external_states(rows, [issue]) >= 0
+    row = TrackerIssue.objects.filter(repository_id=config.repository_id, tracker=config.type,
+                                      external_id=issue.external_id).first()
+    if row is None:
+        return False
+    apply_external_states({row.external_id: row}, [issue])
+    return True
