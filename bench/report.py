@@ -13,7 +13,7 @@ MB = 1024 * 1024
 TIME_TARGET_S = 10.0  # a 100,000-result import
 MEMORY_TARGET_MB = 300.0
 FIXED_STATEMENTS = 12  # scan row, repository lock, resolve, scan update, ...
-STATEMENTS_PER_BATCH = 6  # lookup, insert findings, update unchanged, update reappeared, insert sightings (+1)
+STATEMENTS_PER_BATCH = 5  # lookup, insert findings, update unchanged, update reappeared (+1)
 PIPELINE_TARGET_S = 120.0
 COLUMNS = ("benchmark", "size", "runs", "median time", "throughput", "peak RSS", "py heap peak", "SQL statements",
            "target", "result")
@@ -328,8 +328,8 @@ def report_markdown(results: dict, args, rows: list[dict], table: str, machine_i
         service = results.get(("import", "new", args.naive_size)) or []
         add(f"## Per-finding ORM baseline ({args.naive_size:,} new findings)\n")
         add("The same file imported the obvious way, in one transaction: for each parsed finding "
-            "`Finding.objects.filter(repository=..., fingerprint=...).first()`, then `create()` (or `save()`), then "
-            "`Sighting.objects.create()`; resolution as in the service.\n")
+            "`Finding.objects.filter(repository=..., fingerprint=...).first()`, then `create()` (or `save()`), and "
+            "`FindingChange.objects.create()` for a finding reopened or resolved.\n")
         n_s = _median([r["seconds"] for r in naive])
         s_s = _median([r["seconds"] for r in service]) if service else float("nan")
         naive_runs = ", ".join(f"{r['seconds']:.2f}" for r in naive)

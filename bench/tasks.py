@@ -82,7 +82,7 @@ def reset_peak_rss() -> bool:
         return False
 
 
-FINDINGS_TABLES = ("findings_finding", "findings_sighting")
+FINDINGS_TABLES = ("findings_finding", "findings_findingchange")
 
 
 def fresh_database(hold_autovacuum: bool = False) -> None:
@@ -264,11 +264,12 @@ def parse_only(spec: dict) -> dict:
 
 def naive_import(*, repository, path):
     """The baseline the service is compared with: what a straightforward ORM import does, one finding at a time
-    (a lookup, then create() or save(), then a Sighting) -- in one transaction, like the service, so the
+    (a lookup, then create() or save(), and a FindingChange when its state changes) -- in one transaction, like the
+    service, so the
     difference is the statement count, not commits."""
     from findings.fingerprint import compute_fingerprint
     from findings.importers import parse_scan
-    from findings.models import SEVERITY_RANK, Finding, Scan, Sighting
+    from findings.models import SEVERITY_RANK, Finding, FindingChange, Scan
 
     parsed = parse_scan(path)
     scan = Scan.objects.create(repository=repository, format=parsed.format, file_name=str(path),
@@ -298,17 +299,18 @@ def naive_import(*, repository, path):
                 if finding.status != Finding.Status.OPEN:
                     finding.status, finding.resolved_at, finding.resolved_scan = Finding.Status.OPEN, None, None
                     finding.reappeared_scan = scan
+                    FindingChange.objects.create(finding=finding, scan=scan, kind=FindingChange.Kind.REAPPEARED)
                     counts["reappeared"] += 1
                 else:
                     counts["unchanged"] += 1
                 finding.last_scan = scan
                 finding.save()
-            Sighting.objects.create(scan=scan, finding=finding)
-        counts["resolved"] = (
-            Finding.objects.filter(repository=repository, status=Finding.Status.OPEN, tool__in=parsed.tools)
-            .exclude(last_scan=scan)
-            .update(status=Finding.Status.RESOLVED, resolved_at=now, resolved_scan=scan, updated_at=now)
-        )
+        gone = Finding.objects.filter(repository=repository, status=Finding.Status.OPEN, tool__in=parsed.tools)
+        for finding in gone.exclude(last_scan=scan):
+            finding.status, finding.resolved_at, finding.resolved_scan = Finding.Status.RESOLVED, now, scan
+            finding.save()
+            FindingChange.objects.create(finding=finding, scan=scan, kind=FindingChange.Kind.RESOLVED)
+            counts["resolved"] += 1
         scan.status = Scan.Status.COMPLETED
         scan.counts = dict(counts)
         scan.completed_at = timezone.now()

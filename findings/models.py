@@ -93,7 +93,6 @@ class Finding(models.Model):
     # The scans that changed this finding's state last: what the pipeline acts on.
     reappeared_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     resolved_scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    scans = models.ManyToManyField(Scan, through="Sighting", related_name="findings")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -129,14 +128,26 @@ class Finding(models.Model):
         return f"{base}/blob/{branch}/{self.file_path}{anchor}"
 
 
-class Sighting(models.Model):
-    """A finding seen in a scan: the finding's history, one row per scan it appeared in."""
+class FindingChange(models.Model):
+    """A scan that resolved or reopened a finding: the finding's history, one row per change of state.
 
-    scan = models.ForeignKey(Scan, on_delete=models.CASCADE)
-    finding = models.ForeignKey(Finding, on_delete=models.CASCADE)
+    The scan that found it first and the scan that saw it last are on the finding itself, so a scan that only sees
+    a finding again writes nothing here: a 100,000-result scan run on every push would otherwise add 100,000 rows
+    each time.
+    """
+
+    class Kind(models.TextChoices):
+        RESOLVED = "resolved", "Resolved"
+        REAPPEARED = "reappeared", "Reappeared"
+
+    # No index of its own: the unique (finding, scan) index starts with it.
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="changes", db_index=False)
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["finding", "scan"], name="sighting_unique")]
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["finding", "scan"], name="finding_change_once")]
 
     def __str__(self) -> str:
-        return f"finding {self.finding_id} in scan {self.scan_id}"
+        return f"finding {self.finding_id} {self.kind} in scan {self.scan_id}"

@@ -154,6 +154,7 @@ def _apply_findings(scan: Scan, findings: Iterable[ParsedFinding], tools: Iterab
         .exclude(last_scan=scan)
         .update(status=Finding.Status.RESOLVED, resolved_at=now, resolved_scan=scan, updated_at=now)
     )
+    bulk.record_changes(scan)
     return counts
 
 

@@ -79,9 +79,23 @@ def finding_detail(user: Any, pk: int) -> Finding:
     )
 
 
-def finding_sightings(finding: Finding, limit: int = 50) -> QuerySet[Scan]:
-    """The scans the finding appeared in, newest first."""
-    return finding.scans.order_by("-id")[:limit]
+@dataclass(frozen=True)
+class HistoryEntry:
+    scan: Scan
+    event: str  # "First seen", "Resolved", "Reappeared" or "Last seen"
+
+
+def finding_history(finding: Finding, limit: int = 50) -> list[HistoryEntry]:
+    """What the scans did to the finding, newest first: first seen, each resolve and reopen, and last seen."""
+    entries = [HistoryEntry(change.scan, change.get_kind_display())
+               for change in finding.changes.select_related("scan").order_by("-id")[:limit]]
+    shown = {entry.scan.pk for entry in entries}
+    if finding.first_scan is not None and finding.first_scan.pk not in shown:
+        entries.append(HistoryEntry(finding.first_scan, "First seen"))
+        shown.add(finding.first_scan.pk)
+    if finding.last_scan is not None and finding.last_scan.pk not in shown:
+        entries.append(HistoryEntry(finding.last_scan, "Last seen"))
+    return sorted(entries, key=lambda entry: entry.scan.pk, reverse=True)
 
 
 @dataclass(frozen=True)

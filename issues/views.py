@@ -81,7 +81,7 @@ class FindingDetailView(TeamAccessMixin, View):
             "finding": finding,
             "may": team_selectors.permissions_of(request.user, finding.repository),
             "linked": selectors.linked_issue(finding),
-            "sightings": selectors.finding_sightings(finding),
+            "history": selectors.finding_history(finding),
         }
         return render(request, self.template_name, context)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from findings import services
-from findings.models import Finding, Scan, Sighting
+from findings.models import Finding, FindingChange, Scan
 from findings.signals import scan_completed
 from tests.factories import RepositoryFactory
 
@@ -40,7 +40,7 @@ def test_first_import_creates_one_finding_per_fingerprint(data_dir):
     assert scan.counts == {"results": 51, "new": 49, "unchanged": 0, "reappeared": 0, "resolved": 0, "total": 49}
     assert scan.tool == "bandit" and scan.format == "bandit"
     assert Finding.objects.filter(repository=repo, status="open").count() == 49
-    assert Sighting.objects.filter(scan=scan).count() == 49
+    assert not FindingChange.objects.exists()  # the first scan is on each finding: no history row per finding
     finding = Finding.objects.get(repository=repo, file_path="bad/libuser.py", start_line=53, rule_id="B608")
     assert finding.severity == "medium" and finding.first_scan == scan and finding.last_scan == scan
     assert "SQL" in finding.description
@@ -76,7 +76,12 @@ def test_scan_pair_resolves_adds_and_reopens(data_dir):
     fixed.refresh_from_db()
     assert fixed.status == "open" and fixed.reappeared_scan == third and fixed.resolved_at is None
     assert fixed.first_scan == first  # the same finding, not a new one
-    assert set(fixed.scans.values_list("id", flat=True)) == {first.id, third.id}
+    history = list(fixed.changes.order_by("id").values_list("scan_id", "kind"))
+    assert history == [(second.id, "resolved"), (third.id, "reappeared")]
+    # Only state changes are written: the two fixed-then-back findings, resolved by one scan, reopened by the next.
+    assert FindingChange.objects.filter(scan=second, kind="resolved").count() == 2
+    assert FindingChange.objects.filter(scan=third, kind="reappeared").count() == 2
+    assert FindingChange.objects.filter(scan=third, kind="resolved").count() == 2
 
 
 def test_other_tools_findings_are_not_resolved(data_dir):
@@ -118,13 +123,13 @@ def test_invalid_file_is_rejected_and_changes_nothing(data_dir, name):
     ]:
         _import(repo, data_dir, valid)
     before = _state(repo)
-    sightings = Sighting.objects.count()
+    changes = FindingChange.objects.count()
     with pytest.raises(services.ScanImportError) as caught:
         _import(repo, data_dir, name)
     message = str(caught.value)
     assert message and "Traceback" not in message
     assert _state(repo) == before
-    assert Sighting.objects.count() == sightings
+    assert FindingChange.objects.count() == changes
     failed = caught.value.scan
     failed.refresh_from_db()
     assert failed.status == Scan.Status.FAILED and failed.error == message

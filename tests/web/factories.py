@@ -7,7 +7,7 @@ import itertools
 
 from django.utils import timezone
 
-from findings.models import SEVERITY_RANK, Finding, Repository, Scan, Sighting
+from findings.models import SEVERITY_RANK, Finding, Repository, Scan
 from issues.models import TrackerIssue
 from trackers.services import save_tracker
 
@@ -48,7 +48,6 @@ def finding(repo: Repository, severity: str = "high", seen_in: list[Scan] | None
         repository=repo, fingerprint=hashlib.sha256(f"{repo.pk}:{n}".encode()).hexdigest(), severity=severity,
         severity_rank=SEVERITY_RANK[severity], **fields,
     )
-    Sighting.objects.bulk_create([Sighting(scan=s, finding=made) for s in scans])
     return made
 
 

@@ -77,8 +77,23 @@ def test_detail_shows_the_finding(web, findings):
     # file and line linked to the source when the repository URL is known
     assert f'href="https://github.com/acme/webapp/blob/main/app/db.py#L{finding.start_line}"' in html
     assert "First seen" in html and "Last seen" in html
-    assert f"#{finding.first_scan_id}" in html  # the scans it appeared in
-    assert "Seen in scans" in html
+    assert f"#{finding.first_scan_id}" in html  # the scans that changed it
+    assert ">History<" in html
+
+
+def test_detail_history_lists_what_each_scan_did(web, f):
+    from findings.models import FindingChange
+
+    repo = f.repository("acme/history")
+    first, fixed, back, latest = (f.scan(repo) for _ in range(4))
+    finding = f.finding(repo, "high", seen_in=[first, latest])
+    FindingChange.objects.create(finding=finding, scan=fixed, kind="resolved")
+    FindingChange.objects.create(finding=finding, scan=back, kind="reappeared")
+    html = web.get(reverse("finding-detail", args=[finding.pk])).content.decode()
+    history = html[html.index(">History<"):]
+    events = re.findall(r"<tr><td>#(\d+)</td><td>([^<]+)</td>", history)
+    assert events == [(str(latest.pk), "Last seen"), (str(back.pk), "Reappeared"), (str(fixed.pk), "Resolved"),
+                      (str(first.pk), "First seen")]
 
 
 def test_linked_issue_shown_with_badge_status_and_link(web, f, findings):

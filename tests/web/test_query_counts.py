@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from findings.models import Sighting
+from findings.models import FindingChange
 
 pytestmark = pytest.mark.django_db
 
@@ -16,11 +16,11 @@ MAX_QUERIES = 15
 
 
 def add_rows(f, repos, anchor, n):
-    """n scans, findings and issues in all states; the anchor finding is seen in each new scan."""
+    """n scans, findings and issues in all states; each new scan resolves or reopens the anchor finding."""
     for i in range(n):
         repo = repos[i % len(repos)]
         scan = f.scan(repo)
-        Sighting.objects.create(scan=scan, finding=anchor)
+        FindingChange.objects.create(scan=scan, finding=anchor, kind=("resolved", "reappeared")[i % 2])
         finding = f.finding(repo, ("critical", "high", "medium", "low", "info")[i % 5], seen_in=[scan])
         sync = ("synced", "pending", "failed")[i % 3]
         f.issue(finding, sync=sync, last_error="" if sync == "synced" else "boom")
@@ -37,7 +37,7 @@ def test_query_counts_do_not_grow_with_rows(web, f, django_assert_max_num_querie
     repos = [f.repository(f"acme/q-{i}") for i in range(3)]
     f.tracker(repos[0], "github")
     f.tracker(repos[1], "jira")
-    # The anchor finding is seen in every scan: its detail page lists 5, then 50 scans.
+    # Every scan changes the anchor finding's state: its history lists 5, then 50 changes.
     first = f.finding(repos[0], "high")
     f.issue(first)
     add_rows(f, repos, first, 5)
