@@ -311,6 +311,11 @@ CERTIFAI_RATE_SCALE = float(os.environ.get("CERTIFAI_RATE_SCALE", "1"))
 CERTIFAI_ISSUE_LEASE_SECONDS = float(os.environ.get("CERTIFAI_ISSUE_LEASE_SECONDS", "120"))
 CERTIFAI_UNKNOWN_OUTCOME_DELAY = float(os.environ.get("CERTIFAI_UNKNOWN_OUTCOME_DELAY", "60"))
 CERTIFAI_RETRY_BASE_SECONDS = float(os.environ.get("CERTIFAI_RETRY_BASE_SECONDS", "15"))
+# Trackers proceed in parallel, each within its own limits: at most this many syncs talk to one tracker host at
+# once, so a slow or failing tracker holds at most that many worker processes; and a sync hands its worker back
+# after this many seconds (its repository's remaining work is queued again, behind the other repositories').
+CERTIFAI_TRACKER_CONCURRENCY = int(os.environ.get("CERTIFAI_TRACKER_CONCURRENCY", "2"))
+CERTIFAI_SYNC_BUDGET_SECONDS = float(os.environ.get("CERTIFAI_SYNC_BUDGET_SECONDS", "60"))
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CERTIFAI_QUEUE", "celery")
 
 # --- operations (docs/operations.md) ----------------------------------------------------------------

@@ -37,6 +37,7 @@ from trackers.adapters import (
     TrackerConfigError,
     TrackerError,
     TrackerRateLimited,
+    TrackerSettings,
     TrackerTransientError,
     get_adapter,
 )
@@ -228,11 +229,20 @@ class SyncResult:
     failed: int = 0
     retry_in: float | None = None  # seconds until more work is due, when some is left
     paused: bool = False
+    busy: bool = False  # the tracker's concurrency slots were all taken: nothing was tried
     errors: list[str] = field(default_factory=list)
 
 
-def sync_repository(repository_id: int, budget_seconds: float = 300.0) -> SyncResult:
-    """Do the due tracker work of one repository, for at most `budget_seconds`."""
+@dataclass(frozen=True)
+class Failure:
+    message: str
+    tracker_down: bool = False  # a transient error: the tracker, not this row, is the problem
+    retry_in: float | None = None
+
+
+def sync_repository(repository_id: int, budget_seconds: float | None = None) -> SyncResult:
+    """Do the due tracker work of one repository, for at most `budget_seconds` (CERTIFAI_SYNC_BUDGET_SECONDS), in
+    one of its tracker host's few concurrency slots: when they are all taken, come back later (`retry_in`)."""
     result = SyncResult()
     config = TrackerConfig.objects.filter(repository_id=repository_id).select_related("repository").first()
     if config is None:
@@ -246,10 +256,29 @@ def sync_repository(repository_id: int, budget_seconds: float = 300.0) -> SyncRe
         _pause(config, str(exc))
         result.paused = True
         return result
-    adapter = get_adapter(tracker)
-    deadline = time.monotonic() + budget_seconds
-    scans: set[int] = set()
+    if not _due(repository_id, timezone.now()).exists():
+        result.retry_in = _seconds_until_due(repository_id)
+        return result
+    budget = settings.CERTIFAI_SYNC_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+    with pacing.sync_slot(tracker, hold_seconds=budget + _lease().total_seconds()) as slot:
+        if not slot:
+            result.busy = True
+            result.retry_in = SLOT_RETRY_SECONDS * random.uniform(1.0, 1.5)  # noqa: S311 - jitter
+            return result
+        _sync_rows(repository_id, config, tracker, time.monotonic() + budget, result)
+    if result.retry_in is None and not result.paused:
+        result.retry_in = _seconds_until_due(repository_id)
+    return result
 
+
+SLOT_RETRY_SECONDS = 5.0
+
+
+def _sync_rows(
+    repository_id: int, config: TrackerConfig, tracker: TrackerSettings, deadline: float, result: SyncResult
+) -> None:
+    adapter = get_adapter(tracker)
+    scans: set[int] = set()
     while time.monotonic() < deadline:
         row = _lease_next(repository_id)
         if row is None:
@@ -273,13 +302,14 @@ def sync_repository(repository_id: int, budget_seconds: float = 300.0) -> SyncRe
             break
         else:
             result.failed += 1
-            result.errors.append(outcome)
-
-    if result.retry_in is None and not result.paused:
-        result.retry_in = _seconds_until_due(repository_id)
+            result.errors.append(outcome.message)
+            if outcome.tracker_down:
+                # Unreachable or erroring: don't spend a worker on the next rows' timeouts; come back after the
+                # row's back-off (the other rows are due then too).
+                result.retry_in = outcome.retry_in
+                break
     for scan_id in scans:
         update_scan_counts(scan_id)
-    return result
 
 
 def _due(repository_id: int, now: datetime):
@@ -329,7 +359,7 @@ def _seconds_until_due(repository_id: int) -> float | None:
     return max((max(times) - now).total_seconds(), 1.0) if times else 1.0
 
 
-def _perform(adapter: TrackerAdapter, config: TrackerConfig, row: TrackerIssue) -> str | float:
+def _perform(adapter: TrackerAdapter, config: TrackerConfig, row: TrackerIssue) -> str | float | Failure:
     action = row.pending_action
     try:
         with metrics.timed_tracker_call(config.type, action):  # latency histogram on /metrics
@@ -347,10 +377,10 @@ def _perform(adapter: TrackerAdapter, config: TrackerConfig, row: TrackerIssue) 
         if exc.outcome_unknown:
             delay = max(delay, _unknown_outcome_delay())
         _record_failure(row, str(exc), retry_in=delay, give_up=row.attempts >= MAX_ATTEMPTS)
-        return str(exc)
+        return Failure(str(exc), tracker_down=True, retry_in=delay)
     except (TrackerConfigError, TrackerError) as exc:
         _record_failure(row, str(exc), retry_in=FAILED_RETRY.total_seconds(), give_up=True)
-        return str(exc)
+        return Failure(str(exc))
     _record_success(row, action, issue)
     return "done"
 

@@ -74,6 +74,23 @@ class RateBucket(models.Model):
         return self.key
 
 
+class SyncSlot(models.Model):
+    """One of the few syncs that may talk to one tracker host at once (CERTIFAI_TRACKER_CONCURRENCY), so a slow or
+    failing tracker holds at most that many workers and the other trackers' work goes on (see trackers/pacing.py)."""
+
+    host = models.CharField(max_length=300)
+    number = models.PositiveSmallIntegerField()
+    holder = models.CharField(max_length=32, blank=True)
+    # Taken until then; a worker killed mid-sync frees its slot when this passes.
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "number"], name="sync_slot_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.host} #{self.number}"
+
+
 class TrackerChange(models.Model):
     """Who changed a repository's tracker settings, when, and which fields (never a token's value)."""
 

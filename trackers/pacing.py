@@ -10,15 +10,21 @@ decision, so it holds for any number of workers on PostgreSQL (and SQLite, whose
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from .adapters import TrackerSettings
-from .models import RateBucket
+from .models import RateBucket, SyncSlot
 
 CREATE, WRITE, READ = "create", "write", "read"
 
@@ -57,12 +63,15 @@ LIMITS: dict[str, tuple[Rule, ...]] = {
 }
 
 
+def host_key(tracker: TrackerSettings) -> str:
+    url = tracker.api_url or tracker.instance_url or tracker.type
+    return f"{tracker.type}:{urlsplit(url).netloc or url}"
+
+
 def account_key(tracker: TrackerSettings) -> str:
     """One bucket per tracker host and token: the tracker counts per account."""
-    url = tracker.api_url or tracker.instance_url or tracker.type
-    host = urlsplit(url).netloc or url
     token = hashlib.sha256(tracker.token.encode()).hexdigest()[:16]
-    return f"{tracker.type}:{host}:{token}"
+    return f"{host_key(tracker)}:{token}"
 
 
 def _scale() -> float:
@@ -108,3 +117,27 @@ def acquire(tracker: TrackerSettings, kind: str, max_sleep: float = 5.0) -> floa
         if time.monotonic() + wait > deadline:
             return wait
         time.sleep(wait)
+
+
+@contextmanager
+def sync_slot(tracker: TrackerSettings, hold_seconds: float) -> Iterator[bool]:
+    """Hold one of the CERTIFAI_TRACKER_CONCURRENCY slots of the tracker's host for the block: yields False at once
+    when all are taken (the caller should come back later, not wait). The claim is a conditional UPDATE, so two
+    workers can't take one slot; a slot whose holder died frees itself after `hold_seconds`."""
+    host = host_key(tracker)[:300]
+    limit = max(1, settings.CERTIFAI_TRACKER_CONCURRENCY)
+    SyncSlot.objects.bulk_create([SyncSlot(host=host, number=n) for n in range(limit)], ignore_conflicts=True)
+    holder = secrets.token_hex(8)
+    now = timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    taken = False
+    for number in range(limit):
+        if SyncSlot.objects.filter(free, host=host, number=number).update(
+                holder=holder, lease_until=now + timedelta(seconds=hold_seconds)):
+            taken = True
+            break
+    try:
+        yield taken
+    finally:
+        if taken:
+            SyncSlot.objects.filter(host=host, holder=holder).update(holder="", lease_until=None)

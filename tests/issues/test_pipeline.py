@@ -108,6 +108,32 @@ def test_dropped_answer_to_create_does_not_duplicate(github, github_repo):
     assert row.sync_state == "synced" and row.external_id == "1"
 
 
+def test_an_erroring_tracker_gets_one_call_per_sync_not_one_per_row(github, github_repo):
+    github.add_fault(Fault("status", status=503), method="POST", path=r"/issues$", times=100)
+    services.plan_scan(scan(github_repo, X, Y, Z))
+    result = services.sync_repository(github_repo.pk)
+    # The tracker, not the row, is in trouble: the worker goes back to other repositories after the first answer
+    # and comes back after the back-off; the other two rows are still pending, untried.
+    assert result.failed == 1 and len(github.requests_to("POST", r"/issues$")) == 1
+    assert result.retry_in is not None and result.retry_in > 0
+    assert sorted(TrackerIssue.objects.values_list("sync_state", "attempts")) == [
+        ("pending", 0), ("pending", 0), ("pending", 1)]
+
+
+def test_a_tracker_whose_slots_are_taken_is_left_for_later(github, github_repo, settings):
+    from trackers import pacing
+    from trackers import services as tracker_services
+
+    settings.CERTIFAI_TRACKER_CONCURRENCY = 1
+    services.plan_scan(scan(github_repo, X))
+    tracker = tracker_services.tracker_settings(github_repo.tracker)
+    with pacing.sync_slot(tracker, 60):  # another worker is syncing with this GitHub
+        result = services.sync_repository(github_repo.pk)
+    assert result.busy and result.done == 0 and 0 < result.retry_in <= 10
+    assert github.requests_to("POST", r"/issues$") == []
+    assert services.sync_repository(github_repo.pk).done == 1  # the slot is free again
+
+
 def test_transient_errors_retry_then_fail_visibly(github, github_repo):
     github.add_fault(Fault("status", status=502), method="POST", path=r"/issues$", times=100)
     services.plan_scan(scan(github_repo, X))

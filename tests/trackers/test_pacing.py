@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from trackers import pacing
+from trackers.adapters import TrackerSettings
+from trackers.models import SyncSlot
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +62,42 @@ def test_accounts_are_separate():
     assert pacing.reserve("github", "one", pacing.CREATE, now=10.0) == 0
     assert pacing.reserve("github", "one", pacing.CREATE, now=10.1) > 0
     assert pacing.reserve("github", "two", pacing.CREATE, now=10.1) == 0
+
+
+# --- concurrency slots: a slow tracker holds at most CERTIFAI_TRACKER_CONCURRENCY workers -----------------------
+
+
+def _tracker(url: str, token: str = "t0k3n") -> TrackerSettings:
+    return TrackerSettings(type="gitlab", token=token, project_id="1", instance_url=url)
+
+
+def test_at_most_the_configured_syncs_hold_one_tracker_host(settings):
+    settings.CERTIFAI_TRACKER_CONCURRENCY = 2
+    slow, other = _tracker("https://slow.example.com"), _tracker("https://gitlab.example.com")
+    same_host = _tracker("https://slow.example.com", "other")
+    with pacing.sync_slot(slow, 60) as first, pacing.sync_slot(same_host, 60) as second:
+        assert first and second  # two accounts on one host: the host is what is slow
+        with pacing.sync_slot(slow, 60) as third:
+            assert not third
+        with pacing.sync_slot(other, 60) as elsewhere:
+            assert elsewhere  # another tracker is not held up
+    with pacing.sync_slot(slow, 60) as again:
+        assert again  # released on the way out
+
+
+def test_a_slot_whose_holder_died_frees_itself(settings):
+    settings.CERTIFAI_TRACKER_CONCURRENCY = 1
+    slow = _tracker("https://slow.example.com")
+    with pacing.sync_slot(slow, 60):
+        SyncSlot.objects.update(lease_until=timezone.now() - timedelta(seconds=1))  # as if its worker was killed
+        with pacing.sync_slot(slow, 60) as taken_over:
+            assert taken_over
+
+
+def test_a_slot_is_released_when_the_sync_fails(settings):
+    settings.CERTIFAI_TRACKER_CONCURRENCY = 1
+    slow = _tracker("https://slow.example.com")
+    with pytest.raises(RuntimeError), pacing.sync_slot(slow, 60):
+        raise RuntimeError("boom")
+    with pacing.sync_slot(slow, 60) as taken:
+        assert taken

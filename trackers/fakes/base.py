@@ -82,6 +82,8 @@ class FakeServer:
         self._faults: list[_FaultRule] = []
         self.lock = threading.RLock()
         self.requests: list[Request] = []
+        self.latency = 0.0  # seconds every request takes: a slow tracker
+        self.in_flight = self.max_in_flight = 0  # requests being answered now, and the most at once
         self.setup_routes()
         server = self
 
@@ -93,10 +95,18 @@ class FakeServer:
                 pass
 
             def _serve(self) -> None:
+                with server.lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
+                    if server.latency:
+                        time.sleep(server.latency)
                     server._dispatch(self)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test): nothing to answer
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

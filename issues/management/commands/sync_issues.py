@@ -31,6 +31,8 @@ class Command(BaseCommand):
             line = f"{name}: retried {retried}, done {result.done}, failed {result.failed}, refreshed {refreshed}"
             if result.paused:
                 line += " (paused: fix the tracker settings)"
+            elif result.busy:
+                line += " (busy: other syncs hold this tracker's concurrency slots and will do the work)"
             self.stdout.write(line)
             for error in result.errors[:5]:
                 self.stdout.write(f"  {error}")
