@@ -121,16 +121,28 @@ def _relink(config: TrackerConfig, fingerprints_by_finding: dict[int, str], scan
     ).exclude(finding_id__in=list(fingerprints_by_finding)).filter(
         Q(finding__isnull=True) | Q(finding__status=Finding.Status.RESOLVED)
     )
-    relinked = 0
-    for row in stray:
+    rows = list(stray)
+    for row in rows:
         row.finding_id = finding_by_fingerprint[row.fingerprint]
         if row.state == TrackerIssue.State.CLOSED and not row.pending_action:
             row.pending_action, row.sync_state, row.action_scan = Action.REOPEN, Sync.PENDING, scan
             row.attempts, row.claimed_at, row.next_attempt_at = 0, None, None
             row.pending_comment = "Certifai sees this finding again: reopening."
-        row.save()
-        relinked += 1
-    return relinked
+    _save_rows(rows)
+    return len(rows)
+
+
+_PLANNED_FIELDS = ["finding", "pending_action", "sync_state", "action_scan", "attempts", "claimed_at",
+                   "next_attempt_at", "pending_comment", "updated_at"]
+
+
+def _save_rows(rows: list[TrackerIssue]) -> None:
+    """Write the rows the planner changed: a statement per batch, not per row (a reformatted file moves
+    thousands of findings at once)."""
+    now = timezone.now()
+    for row in rows:
+        row.updated_at = now
+    TrackerIssue.objects.bulk_update(rows, _PLANNED_FIELDS, batch_size=500)
 
 
 def _plan_reopens(scan: Scan, config: TrackerConfig) -> int:
@@ -175,15 +187,15 @@ def _plan_moved_code(scan: Scan, config: TrackerConfig) -> int:
     )
     for finding in new:
         candidates.setdefault((finding.rule_id, finding.file_path), []).append(finding)
-    moved = 0
+    handed_over = []
     for old in resolved:
         for new_finding in candidates.get((old.rule_id, old.file_path), []):
             if _same_code(old, new_finding):
                 candidates[(old.rule_id, old.file_path)].remove(new_finding)
-                _hand_over(old.tracker_issue, new_finding, scan)
-                moved += 1
+                handed_over.append(_hand_over(old.tracker_issue, new_finding, scan))
                 break
-    return moved
+    _save_rows(handed_over)
+    return len(handed_over)
 
 
 def _same_code(old: Finding, new: Finding) -> bool:
@@ -206,7 +218,7 @@ def _code_key(snippet: str) -> str:
     return "\n".join(line.strip() for line in lines if line.strip())
 
 
-def _hand_over(issue: TrackerIssue, finding: Finding, scan: Scan) -> None:
+def _hand_over(issue: TrackerIssue, finding: Finding, scan: Scan) -> TrackerIssue:
     issue.finding = finding
     if issue.pending_action != Action.CREATE:
         issue.pending_action = Action.MOVE
@@ -217,7 +229,7 @@ def _hand_over(issue: TrackerIssue, finding: Finding, scan: Scan) -> None:
             f"New fingerprint: {finding.fingerprint} <!-- certifai:fingerprint={finding.fingerprint} -->"
         )
     issue.action_scan = scan
-    issue.save()
+    return issue
 
 
 # --- step 2: do the work on the tracker --------------------------------------------------------

@@ -193,6 +193,35 @@ def test_moved_code_keeps_its_issue(github, github_repo):
     assert any("bad/vulpy.py:60" in c and new_finding.fingerprint in c for c in comments)
 
 
+def test_planning_statements_grow_with_batches_not_findings(github_repo):
+    from django.db import connection
+    from django.db.models import CharField
+    from django.db.models.functions import Cast
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(n: int) -> tuple[int, dict]:
+        TrackerIssue.objects.all().delete()
+        Finding.objects.all().delete()
+        before = [parsed(f"rule-{i % 7}", f"src/m{i % 5}.py", i + 1, "high", snippet=f"call_{i}(x)") for i in range(n)]
+        services.plan_scan(scan(github_repo, *before))
+        TrackerIssue.objects.update(sync_state="synced", pending_action="", state="open",
+                                    external_id=Cast("id", CharField()))
+        # Every finding's code moved down 1,000 lines, and one in ten was fixed while another was added.
+        after = [parsed(f.rule_id, f.file_path, f.start_line + 1000, "high", snippet=f.snippet)
+                 for i, f in enumerate(before) if i % 10]
+        after += [parsed("rule-new", "src/new.py", i + 1, "high") for i in range(n // 10)]
+        second = scan(github_repo, *after)
+        with CaptureQueriesContext(connection) as ctx:
+            planned = services.plan_scan(second)
+        return len(ctx.captured_queries), planned
+
+    small, small_plan = statements(20)
+    large, large_plan = statements(400)
+    assert small_plan == {"planned_create": 2, "planned_reopen": 0, "planned_close": 2, "planned_move": 18}
+    assert large_plan == {"planned_create": 40, "planned_reopen": 0, "planned_close": 40, "planned_move": 360}
+    assert large == small, (small, large)  # 400 moved findings: the same statements as 18
+
+
 def test_two_plans_of_one_scan_claim_once(github, github_repo):
     first = scan(github_repo, X, Y)
     assert services.plan_scan(first)["planned_create"] == 2
