@@ -179,20 +179,34 @@ def _plan_moved_code(scan: Scan, config: TrackerConfig) -> int:
     )
     if not resolved:
         return 0
-    candidates: dict[tuple[str, str], list[Finding]] = {}
     # Findings this scan added or brought back, without an issue of their own.
     new = Finding.objects.filter(
         Q(first_scan=scan) | Q(reappeared_scan=scan), repository_id=scan.repository_id, tracker_issue__isnull=True,
         rule_id__in={f.rule_id for f in resolved}, file_path__in={f.file_path for f in resolved},
-    )
-    for finding in new:
-        candidates.setdefault((finding.rule_id, finding.file_path), []).append(finding)
+    ).order_by("id")
+    # Indexed by what can make them match, so that each resolved finding looks at a handful of candidates, not at
+    # every new finding of its rule and file (a reformatted file resolves and adds thousands at once).
+    by_print: dict[tuple, list[Finding]] = {}
+    by_code: dict[tuple, list[Finding]] = {}
+    order: dict[int, int] = {}
+    for position, finding in enumerate(new):
+        order[finding.pk] = position
+        place = (finding.rule_id, finding.file_path)
+        for name, value in finding.partial_fingerprints.items():
+            by_print.setdefault((*place, name, value), []).append(finding)
+        if code := _code_key(finding.snippet):
+            by_code.setdefault((*place, code), []).append(finding)
+    taken: set[int] = set()
     handed_over = []
     for old in resolved:
-        for new_finding in candidates.get((old.rule_id, old.file_path), []):
-            if _same_code(old, new_finding):
-                candidates[(old.rule_id, old.file_path)].remove(new_finding)
-                handed_over.append(_hand_over(old.tracker_issue, new_finding, scan))
+        place = (old.rule_id, old.file_path)
+        candidates = {f.pk: f for key in [(*place, name, value) for name, value in old.partial_fingerprints.items()]
+                      for f in by_print.get(key, ())}
+        candidates.update((f.pk, f) for f in by_code.get((*place, _code_key(old.snippet)), ()))
+        for pk in sorted(candidates.keys() - taken, key=order.__getitem__):
+            if _same_code(old, candidates[pk]):
+                taken.add(pk)
+                handed_over.append(_hand_over(old.tracker_issue, candidates[pk], scan))
                 break
     _save_rows(handed_over)
     return len(handed_over)
