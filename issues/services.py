@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -86,30 +86,43 @@ def plan_scan(scan: Scan) -> dict[str, int]:
 
 
 def _plan_creates(config: TrackerConfig, scan: Scan | None) -> int:
-    """Claim a row for every open finding at or above the threshold that has no issue yet."""
+    """Claim a row for every open finding at or above the threshold that has no issue yet: one INSERT ... SELECT
+    for all of them (100,000 findings need no model object), skipping a fingerprint that has a row already
+    (another worker, a redelivered task; or code that moved away and came back, handed back by _relink)."""
     threshold = SEVERITY_RANK[config.min_severity]
-    findings = (
+    template = TrackerIssue(repository_id=config.repository_id, tracker_config=config, tracker=config.type,
+                            sync_state=Sync.PENDING, pending_action=Action.CREATE, action_scan=scan)
+    template.created_at = template.updated_at = timezone.now()
+    columns, values, params = [], [], []
+    for model_field in TrackerIssue._meta.concrete_fields:
+        if model_field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(model_field.column))
+        if model_field.name in ("fingerprint", "finding"):
+            values.append("f.fingerprint" if model_field.name == "fingerprint" else "f.id")
+        else:
+            values.append("%s")
+            params.append(model_field.get_db_prep_save(getattr(template, model_field.attname), connection))
+    issue_table, finding_table = TrackerIssue._meta.db_table, Finding._meta.db_table
+    sql = (
+        f"INSERT INTO {issue_table} ({', '.join(columns)}) SELECT {', '.join(values)} "  # noqa: S608 - names only
+        f"FROM {finding_table} f WHERE f.repository_id = %s AND f.status = %s AND f.severity_rank <= %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {issue_table} i WHERE i.finding_id = f.id) ORDER BY f.id "
+        "ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, config.repository_id, Finding.Status.OPEN, threshold])
+        claimed = cursor.rowcount
+    unclaimed = (
         Finding.objects.filter(repository_id=config.repository_id, status=Finding.Status.OPEN,
                                severity_rank__lte=threshold, tracker_issue__isnull=True)
-        .order_by("id")
-        .values_list("id", "fingerprint")
+        .order_by("id").values_list("id", "fingerprint")
     )
-    claimed = 0
     last_id = 0
-    while True:
-        batch = list(findings.filter(id__gt=last_id)[:PLAN_BATCH])
-        if not batch:
-            return claimed
+    while batch := list(unclaimed.filter(id__gt=last_id)[:PLAN_BATCH]):
         last_id = batch[-1][0]
-        rows = [
-            TrackerIssue(repository_id=config.repository_id, tracker_config=config, tracker=config.type,
-                         fingerprint=fingerprint, finding_id=finding_id, sync_state=Sync.PENDING,
-                         pending_action=Action.CREATE, action_scan=scan)
-            for finding_id, fingerprint in batch
-        ]
-        # A row that exists already (another worker, a redelivered task) is left as it is.
-        TrackerIssue.objects.bulk_create(rows, ignore_conflicts=True)
-        claimed += len(rows) - _relink(config, dict(batch), scan)
+        _relink(config, dict(batch), scan)
+    return claimed
 
 
 def _relink(config: TrackerConfig, fingerprints_by_finding: dict[int, str], scan: Scan | None) -> int:
