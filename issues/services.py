@@ -377,7 +377,7 @@ def _lease_next(repository_id: int) -> TrackerIssue | None:
             lease_until=now + _lease(), attempts=F("attempts") + 1, claimed_at=Coalesce(F("claimed_at"), now)
         )
         if won:
-            return TrackerIssue.objects.select_related("finding", "repository").get(pk=candidate)
+            return TrackerIssue.objects.select_related("finding__repository", "repository").get(pk=candidate)
     return None
 
 
