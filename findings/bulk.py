@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import json
+import queue
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -77,31 +79,67 @@ class OrmWriter:
         self.counts.unchanged += len(unchanged)
         self.counts.reappeared += len(reappeared)
 
+    def abort(self) -> None:
+        pass
+
     def finish(self) -> Counts:
         return self.counts
 
 
 class CopyWriter:
-    """PostgreSQL: COPY every batch into a temporary table, then four statements for the whole scan."""
+    """PostgreSQL: COPY every batch into a temporary table, then four statements for the whole scan.
+
+    The COPYs run in a thread of their own on the import's connection while the caller parses the next batch, so
+    PostgreSQL stores one batch while Python reads the next (the two use different cores). A repository's first
+    import, which has nothing to match, is copied straight into the findings table, its foreign keys checked batch
+    by batch in that thread rather than all at COMMIT.
+    """
 
     def __init__(self, scan: Scan, now: datetime):
         self.scan, self.now, self.counts = scan, now, Counts()
         self.cursor = connection.cursor()
-        columns = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in COLUMNS)
-        # Dropped at the end; ON COMMIT DROP would outlive a rolled-back savepoint in an outer transaction.
-        self.cursor.execute(_sql("DROP TABLE IF EXISTS {stage}"))
-        self.cursor.execute(_sql("CREATE TEMPORARY TABLE {stage} (%s)") % columns)
+        self.direct = not Finding.objects.filter(repository_id=scan.repository_id).exists()
+        if self.direct:
+            # Checked at the end of each batch's COPY, in the thread; set back to deferred in finish().
+            self.cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            names = [name for name, _, _ in COLUMNS]
+            constants = {"repository_id": scan.repository_id, "status": Finding.Status.OPEN,
+                         "first_scan_id": scan.pk, "last_scan_id": scan.pk, "created_at": now.isoformat(),
+                         "updated_at": now.isoformat()}
+            self.constant_text = "\t".join(_copy_text(v) for v in constants.values())
+            target = f"{Finding._meta.db_table} ({', '.join([*names, *constants])})"
+        else:
+            columns = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in COLUMNS)
+            # Dropped at the end; ON COMMIT DROP would outlive a rolled-back savepoint in an outer transaction.
+            self.cursor.execute(_sql("DROP TABLE IF EXISTS {stage}"))
+            self.cursor.execute(_sql("CREATE TEMPORARY TABLE {stage} (%s)") % columns)
+            target = _sql("{stage} ({columns})")
+        self.copier = _BackgroundCopy(self.cursor, f"COPY {target} FROM STDIN")
 
     def add(self, batch: Mapping[str, ParsedFinding]) -> None:
         buffer = io.StringIO()
+        suffix = "\t" + self.constant_text + "\n" if self.direct else "\n"
         for fingerprint, item in batch.items():
             values = [fingerprint] + [value(item) for _, _, value in COLUMNS[1:]]
             buffer.write("\t".join(_copy_text(v) for v in values))
-            buffer.write("\n")
-        buffer.seek(0)
-        self.cursor.copy_expert(_sql("COPY {stage} ({columns}) FROM STDIN"), buffer)
+            buffer.write(suffix)
+        self.copier.put(buffer.getvalue())
+        if self.direct:
+            self.counts.new += len(batch)
+
+    def abort(self) -> None:
+        """The import failed: stop the thread (its work is rolled back with the transaction)."""
+        self.copier.close(raise_error=False)
+        if self.direct and self.copier.error is None:
+            # A file that can't be read (not a database error): an outer transaction goes on, as it was.
+            self.cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
     def finish(self) -> Counts:
+        self.copier.close()
+        if self.direct:
+            self.cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            self.cursor.close()
+            return self.counts
         params = {"repo": self.scan.repository_id, "scan": self.scan.pk, "now": self.now}
         run = self.cursor.execute
         run(_sql(
@@ -124,6 +162,41 @@ class CopyWriter:
         run(_sql("DROP TABLE {stage}"))
         self.cursor.close()
         return self.counts
+
+
+class _BackgroundCopy:
+    """COPY statements run one batch at a time by a thread on the caller's connection. Only the thread uses the
+    connection until close(): the caller is parsing meanwhile. At most two batches wait, so memory stays bounded."""
+
+    def __init__(self, cursor, sql: str):
+        self.cursor, self.sql = cursor, sql
+        self.queue: queue.Queue[str | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="certifai-import-copy", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (text := self.queue.get()) is not None:
+            if self.error is None:  # after an error, drain the queue so the caller never blocks
+                try:
+                    self.cursor.copy_expert(self.sql, io.StringIO(text))
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                    self.error = exc
+
+    def put(self, text: str) -> None:
+        self._raise()
+        self.queue.put(text)
+
+    def close(self, raise_error: bool = True) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        if raise_error:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 def record_changes(scan: Scan) -> None:

@@ -128,22 +128,26 @@ def _apply_findings(scan: Scan, findings: Iterable[ParsedFinding], tools: Iterab
     now = timezone.now()
     repository_id = scan.repository_id
     writer = bulk.writer_for(scan, now)
-    for batch in _batches(findings, BATCH_SIZE):
-        counts.results += len(batch)
-        by_fingerprint: dict[str, ParsedFinding] = {}
-        for item in batch:
-            fingerprint = compute_fingerprint(repository_id, item.file_path, item.start_line, item.rule_id)
-            # The same path, line and rule twice in one scan is one finding; what the other results
-            # say (another package with the same CVE, another column) is kept in its description.
-            if fingerprint not in seen:
-                seen.add(fingerprint)
-                by_fingerprint[fingerprint] = item
-            elif len(also) < MAX_MERGED_FINDINGS or fingerprint in also:
-                messages = also.setdefault(fingerprint, [])
-                if len(messages) < MAX_MERGED_MESSAGES and item.message not in messages:
-                    messages.append(item.message[:2000])
-        if by_fingerprint:
-            writer.add(by_fingerprint)
+    try:
+        for batch in _batches(findings, BATCH_SIZE):
+            counts.results += len(batch)
+            by_fingerprint: dict[str, ParsedFinding] = {}
+            for item in batch:
+                fingerprint = compute_fingerprint(repository_id, item.file_path, item.start_line, item.rule_id)
+                # The same path, line and rule twice in one scan is one finding; what the other results
+                # say (another package with the same CVE, another column) is kept in its description.
+                if fingerprint not in seen:
+                    seen.add(fingerprint)
+                    by_fingerprint[fingerprint] = item
+                elif len(also) < MAX_MERGED_FINDINGS or fingerprint in also:
+                    messages = also.setdefault(fingerprint, [])
+                    if len(messages) < MAX_MERGED_MESSAGES and item.message not in messages:
+                        messages.append(item.message[:2000])
+            if by_fingerprint:
+                writer.add(by_fingerprint)
+    except BaseException:
+        writer.abort()  # a file that can't be read: stop the writer before the transaction rolls back
+        raise
     written = writer.finish()
     counts.new, counts.unchanged, counts.reappeared = written.new, written.unchanged, written.reappeared
     if also:

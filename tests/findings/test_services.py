@@ -255,3 +255,38 @@ def test_incomplete_scan_resolves_nothing(data_dir, tmp_path):
     del run["invocations"]
     crashed_file.write_text(json.dumps(log))
     assert services.import_scan(repository=repo, path=crashed_file).counts["resolved"] > 0
+
+
+def _sarif_with_a_bad_result(path, good: int) -> None:
+    import json
+
+    results = [{"ruleId": f"R{i % 3}", "level": "error", "message": {"text": f"result {i}"},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": f"src/f{i}.py"},
+                                                    "region": {"startLine": i + 1}}}]} for i in range(good)]
+    results.append({"ruleId": "R0", "message": {"text": "broken"}, "locations": {"not": "a list"}})
+    path.write_text(json.dumps({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "CodeQL"}},
+                                                               "results": results}]}))
+
+
+def test_first_import_failing_after_batches_were_written_leaves_nothing(each_writer, tmp_path, monkeypatch):
+    # Batches of 10: three are on their way to the database (on PostgreSQL, copied by a thread straight into the
+    # findings table, as a repository's first import is) when result 30 turns out to be broken.
+    from findings import bulk
+
+    monkeypatch.setattr(services, "BATCH_SIZE", 10)
+    sent = []
+    monkeypatch.setattr(bulk._BackgroundCopy, "put", lambda self, text, put=bulk._BackgroundCopy.put: (
+        sent.append(text), put(self, text)))
+    _sarif_with_a_bad_result(tmp_path / "broken.sarif", good=30)
+    repo = RepositoryFactory()
+    with pytest.raises(services.ScanImportError) as caught:
+        services.import_scan(repository=repo, path=tmp_path / "broken.sarif")
+    assert "runs[0].results[30].locations" in str(caught.value)
+    assert len(sent) == (3 if each_writer == "copy" else 0)
+    assert not Finding.objects.filter(repository=repo).exists()
+    # The connection is usable and the next (good) import of the same repository works.
+    _sarif_with_a_bad_result(tmp_path / "good.sarif", good=25)
+    (tmp_path / "good.sarif").write_text((tmp_path / "good.sarif").read_text().replace(
+        ', {"ruleId": "R0", "message": {"text": "broken"}, "locations": {"not": "a list"}}', ""))
+    scan = services.import_scan(repository=repo, path=tmp_path / "good.sarif")
+    assert scan.counts["new"] == 25 and Finding.objects.filter(repository=repo).count() == 25
