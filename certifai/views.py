@@ -18,12 +18,9 @@ class DashboardView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user  # every count and list: the user's teams' repositories only
-        severity_counts = finding_selectors.open_severity_counts(user)
         context.update(
             nav="dashboard",
-            severity_counts=severity_counts,
-            open_findings=sum(severity_counts.values()),
-            tracker_counts=issue_selectors.issue_counts_by_tracker(user),
+            **issue_selectors.dashboard_counts(user),  # severity_counts, open_findings, tracker_counts, as_of
             recent_scans=list(finding_selectors.scan_list(user)[:RECENT_SCANS]),
             paused_trackers=issue_selectors.paused_trackers(user),
             failed_issues=issue_selectors.failed_issues(user),

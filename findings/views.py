@@ -12,7 +12,7 @@ from django_tables2 import SingleTableMixin
 
 from . import selectors
 from .filters import FindingFilter, ScanFilter
-from .tables import FindingTable, ScanTable
+from .tables import BoundedCountPaginator, FindingTable, ScanTable
 
 PAGE_SIZE = 25
 
@@ -21,7 +21,8 @@ class FindingListView(LoginRequiredMixin, SingleTableMixin, FilterView):
     template_name = "findings/finding_list.html"
     table_class = FindingTable
     filterset_class = FindingFilter
-    table_pagination = {"per_page": PAGE_SIZE}
+    # Counts at most 10,000 rows: beyond that "more than 10,000", pages fetched lazily.
+    table_pagination = {"per_page": PAGE_SIZE, "paginator_class": BoundedCountPaginator}
     extra_context = {"nav": "findings"}
 
     def get_queryset(self):
@@ -32,7 +33,8 @@ class ScanListView(LoginRequiredMixin, SingleTableMixin, FilterView):
     template_name = "findings/scan_list.html"
     table_class = ScanTable
     filterset_class = ScanFilter
-    table_pagination = {"per_page": PAGE_SIZE}
+    # Counts at most 10,000 rows: beyond that "more than 10,000", pages fetched lazily.
+    table_pagination = {"per_page": PAGE_SIZE, "paginator_class": BoundedCountPaginator}
     extra_context = {"nav": "scans"}
 
     def get_queryset(self):

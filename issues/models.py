@@ -77,7 +77,8 @@ class TrackerIssue(models.Model):
             models.Index(fields=["sync_state", "next_attempt_at"], name="issue_sync_due"),
             models.Index(fields=["repository", "state"], name="issue_repo_state"),
             models.Index(fields=["tracker", "state"], name="issue_tracker_state"),
-            models.Index(fields=["-created", "-id"], name="issue_created"),
+            # The issues list's "newest first" (created DESC NULLS LAST, -id) has an index made by
+            # migrations/0002_issue_list_indexes.py: SQLite can't declare NULLS LAST in an index.
         ]
 
     def __str__(self) -> str:

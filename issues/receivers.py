@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from . import tasks
+from . import selectors, tasks
 
 
 def enqueue_scan_pipeline(sender, scan, **kwargs) -> None:
+    selectors.dashboard_changed()
     tasks.process_completed_scan.delay(scan.pk)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from findings.models import SEVERITY_RANK, Finding, Scan
-from findings.selectors import repository_list
+from findings.selectors import open_severity_counts, repository_list
 from teams.models import Role
 from teams.selectors import scope
 from trackers.models import TrackerConfig
@@ -55,6 +57,38 @@ def issue_counts_by_tracker(user: Any) -> list[dict]:
         )
     )
     return list(rows)
+
+
+DASHBOARD_CACHE_SECONDS = 30
+_DASHBOARD_VERSION = "certifai:dashboard-version"
+
+
+def dashboard_counts(user: Any) -> dict[str, Any]:
+    """Open findings per severity and issues per tracker, as the dashboard shows them.
+
+    Exact counts over hundreds of thousands of rows take about 0.2 s at 500,000 findings: they are kept for
+    DASHBOARD_CACHE_SECONDS per set of teams (what the user may see), and a completed scan makes them fresh at
+    once (dashboard_changed)."""
+    from teams.selectors import teams_for
+
+    teams = "all" if user.is_superuser else ",".join(map(str, teams_for(user).order_by("pk").values_list(
+        "pk", flat=True)))
+    key = f"certifai:dashboard:{cache.get_or_set(_DASHBOARD_VERSION, 0, timeout=None)}:{teams}"
+    counts = cache.get(key)
+    if counts is None:
+        severity_counts = open_severity_counts(user)
+        counts = {"severity_counts": severity_counts, "open_findings": sum(severity_counts.values()),
+                  "tracker_counts": issue_counts_by_tracker(user), "as_of": timezone.now()}
+        cache.set(key, counts, DASHBOARD_CACHE_SECONDS)
+    return counts
+
+
+def dashboard_changed() -> None:
+    """A scan completed: every dashboard counts anew."""
+    try:
+        cache.incr(_DASHBOARD_VERSION)
+    except ValueError:  # not there (evicted, a fresh cache): any new value starts a new generation
+        cache.set(_DASHBOARD_VERSION, int(timezone.now().timestamp()), timeout=None)
 
 
 def failed_issues(user: Any, limit: int = 10) -> list[TrackerIssue]:

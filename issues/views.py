@@ -12,6 +12,7 @@ from django.views import View
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from findings.tables import BoundedCountPaginator
 from teams import selectors as team_selectors
 from teams.mixins import TeamAccessMixin
 from teams.models import Role
@@ -39,7 +40,8 @@ class IssueListView(TeamAccessMixin, SingleTableMixin, FilterView):
     template_name = "issues/issue_list.html"
     table_class = IssueTable
     filterset_class = IssueFilter
-    table_pagination = {"per_page": PAGE_SIZE}
+    # Counts at most 10,000 rows: beyond that "more than 10,000", pages fetched lazily.
+    table_pagination = {"per_page": PAGE_SIZE, "paginator_class": BoundedCountPaginator}
     extra_context = {"nav": "issues"}
 
     def get_queryset(self):

@@ -10,7 +10,8 @@ from findings.selectors import repository_list
 
 
 def _count(queryset) -> Subquery:
-    counted = queryset.order_by().values("repository").annotate(n=Count("id")).values("n")
+    # COUNT(*): an index on (repository, ...) answers it alone (an index-only scan); COUNT(id) reads every row.
+    counted = queryset.order_by().values("repository").annotate(n=Count("*")).values("n")
     return Subquery(counted, output_field=IntegerField())
 
 

@@ -140,3 +140,22 @@ def test_dashboard_lists_paused_trackers(web, world):
     config.save()
     html = web.get(reverse("dashboard")).content.decode()
     assert "Sync paused: Bad credentials." in html
+
+
+def test_dashboard_counts_are_kept_briefly_and_renewed_by_a_completed_scan(web, f, data_dir,
+                                                                           django_capture_on_commit_callbacks):
+    from findings.services import import_scan
+
+    repo = f.repository("acme/counted")
+
+    def open_count() -> int:
+        html = web.get(reverse("dashboard")).content.decode()
+        return int(re.search(r"(\d+) open</span>", html).group(1))
+
+    f.finding(repo, "high")
+    assert open_count() == 1
+    f.finding(repo, "high")  # written behind the dashboard's back: not counted for up to 30 s
+    assert open_count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        import_scan(repository=repo, path=data_dir / "bandit/vulpy__scan1-baseline.bandit.json")
+    assert open_count() == 2 + 49  # a completed scan renews the counts at once
