@@ -202,7 +202,8 @@ def _kinds_table(kinds: list[dict], total_seconds: float, limit: int = 12) -> st
     return "\n".join(lines)
 
 
-def report_markdown(results: dict, args, rows: list[dict], table: str, machine_info: dict) -> str:
+def report_markdown(results: dict, args, rows: list[dict], table: str, machine_info: dict,
+                    page_rows: list[dict] | None = None, page_table: str = "") -> str:
     out: list[str] = []
     add = out.append
     add("# Certifai benchmark report\n")
@@ -212,6 +213,74 @@ def report_markdown(results: dict, args, rows: list[dict], table: str, machine_i
     for key, value in machine_info.items():
         add(f"- **{key}**: {value}")
     add("")
+    if rows:
+        _import_markdown(out, results, args, rows, table)
+    _scale_markdown(out, results)
+    if results.get("pages"):
+        _pages_markdown(out, results["pages"], page_rows or [], page_table)
+    return "\n".join(out) + "\n"
+
+
+def _scale_markdown(out: list[str], results: dict) -> None:
+    add = out.append
+    if results.get("matching"):
+        add("## Matching a scan against existing issues\n")
+        add("`issues.services.plan_scan` (database only) for a repository whose N findings all have an open, synced "
+            "issue: *claim* is the first scan (N issues claimed), *changed* a second scan in which one finding in "
+            "ten was fixed and replaced and one in twenty moved (same code, another line), *reappeared* a third "
+            "that brings the fixed ones back while their issues are closed (`bench/matching.py`).\n")
+        add("| findings and issues | plan | time | SQL statements | SQL time | peak RSS | planned |")
+        add("|---:|---|---:|---:|---:|---:|---|")
+        for result in results["matching"]:
+            for name in ("claim", "changed", "reappeared"):
+                r = result[name]
+                planned = ", ".join(f"{k.removeprefix('planned_')} {v:,}" for k, v in r["planned"].items() if v)
+                add(f"| {result['findings']:,} | {name} | {r['seconds']:.2f} s | {r['statements']} | "
+                    f"{r['sql_seconds']:.2f} s | {r['peak_rss_kb'] / 1024:.0f} MB | {planned} |")
+        add("\nThe statements grow with batches (2,000 findings; 1,000 rows per bulk update), not with findings.\n")
+    profile = results.get("sync_profile")
+    if profile:
+        add("## Where a sync's time goes\n")
+        add(f"`sync_repository` filing {profile['synced']:,} issues on a fake GitHub that answers at once, its "
+            f"limits out of the way, under cProfile: {profile['seconds']:.1f} s, **{profile['per_issue_ms']:.0f} ms "
+            f"and {profile['statements'] / max(profile['synced'], 1):.1f} SQL statements per issue** "
+            f"({profile['sql_seconds']:.1f} s in SQL). Per issue: the lease (a conditional UPDATE, then the row), "
+            "the pacing slot (the account's RateBucket row locked and updated), the tracker call, and the result "
+            "(the row and an IssueEvent). Against a real tracker the call's latency (100-500 ms) and the "
+            "tracker's limits (GitHub: 80 creations a minute) dominate.\n")
+        add("| statement (kind, table) | count | total |")
+        add("|---|---:|---:|")
+        for kind in profile["kinds"][:10]:
+            add(f"| `{kind['kind']}` | {kind['count']} | {kind['seconds']:.2f} s |")
+        add("\nTop functions by cumulative time:\n")
+        add("```")
+        add(profile["profile"]["cumulative"])
+        add("```\n")
+    trackers = results.get("trackers")
+    if trackers and "trackers" in trackers:
+        add("## Trackers in parallel\n")
+        add(f"Real Celery workers ({trackers['concurrency']} pool processes, CERTIFAI_TRACKER_CONCURRENCY "
+            f"{trackers['tracker_concurrency']}) file the issues of nine repositories on four fake trackers at "
+            f"once; the fakes enforce the documented limits on a clock {trackers['scale']:g} times faster, our "
+            "pacing is compressed alike, and Gitea is slow: each answer takes "
+            f"{trackers['trackers']['gitea']['latency']:g} s (`bench/trackers.py`).\n")
+        add("| tracker | repositories | issues filed | done after | requests | answers 403/429 | 5xx | "
+            "most requests at once |")
+        add("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name, row in trackers["trackers"].items():
+            done = f"{row['seconds']:.1f} s" if row["seconds"] is not None else "**not finished**"
+            add(f"| {name}{' (slow)' if row['latency'] else ''} | {row['repositories']} | {row['synced']}/"
+                f"{row['issues']} | {done} | {row['requests']} | {row['limited_answers']} | {row['errors']} | "
+                f"{row['max_in_flight']} |")
+        add(f"\nAll done in {trackers['wall_seconds']:.1f} s. The trackers proceed in parallel, each within its "
+            "limits (no 403/429 answer); the slow one never has more requests in flight than its concurrency "
+            "slots, and the others finish without waiting for it.\n")
+    elif trackers:
+        add(f"## Trackers in parallel\n\nNot run: {trackers['error']}\n")
+
+
+def _import_markdown(out: list[str], results: dict, args, rows: list[dict], table: str) -> None:
+    add = out.append
     add("## Results\n")
     add(table)
     add("")
@@ -386,4 +455,117 @@ def report_markdown(results: dict, args, rows: list[dict], table: str, machine_i
             add("")
             add(_kinds_table(pipe["kinds"], pipe["seconds"], limit=8))
             add("")
-    return "\n".join(out) + "\n"
+
+
+# --- pages under load ----------------------------------------------------------------------------------------------
+
+MEDIAN_TARGET_MS = 200.0
+P95_TARGET_MS = 500.0
+PAGE_COLUMNS = ("page", "median", "p95", "p99", "requests/s", "non-2xx", "queries (full / small)", "target",
+                "result")
+
+
+def page_rows(pages: dict | None) -> list[dict]:
+    """One row per page of bench/pages.py: latency under wrk, query counts at the big and the small dataset."""
+    if not pages:
+        return []
+    from bench.pages import PAGES
+
+    rows = []
+    counts = pages.get("queries") or {}
+    for page in PAGES:
+        row = pages["rows"].get(page["key"])
+        q = counts.get(page["key"])
+        failures = []
+        if q:
+            big, small = q["big"]["queries"], q["small"]["queries"]
+            queries = f"{big} / {small}" + ("" if big == small else " (grows)")
+            if big != small:
+                failures.append("query count not flat")
+            for who in ("big", "small"):
+                if q[who]["status"] != 200:
+                    failures.append(f"HTTP {q[who]['status']} under the test client ({who})")
+        else:
+            queries = "n/m"
+        path = (row or {}).get("path") or page["path"]
+        cells = {"page": f"{page['label']} (`{path}`)", "queries (full / small)": queries,
+                 "target": f"median < {MEDIAN_TARGET_MS:g} ms, p95 < {P95_TARGET_MS:g} ms, flat queries, all 2xx"}
+        if pages.get("wrk") is None:
+            cells.update({k: "not run" for k in ("median", "p95", "p99", "requests/s", "non-2xx")})
+            failures.insert(0, "not run (no wrk: apt-get install wrk)")
+        elif row is None:
+            cells.update({k: "not run" for k in ("median", "p95", "p99", "requests/s", "non-2xx")})
+            failures.insert(0, "not run (--pages-filter)")
+        elif "error" in row:
+            cells.update({k: "—" for k in ("median", "p95", "p99", "requests/s")})
+            cells["non-2xx"] = row["error"]
+            failures.insert(0, row["error"])
+        else:
+            cells.update({"median": f"{row['p50_ms']:.1f} ms", "p95": f"{row['p95_ms']:.1f} ms",
+                          "p99": f"{row['p99_ms']:.1f} ms", "requests/s": f"{row['rps']:.1f}",
+                          "non-2xx": f"{row['non_2xx'] + row['socket_errors']}"})
+            if not row["requests"]:
+                failures.append("no answer within the run")
+            if row["p50_ms"] >= MEDIAN_TARGET_MS:
+                failures.append(f"median {row['p50_ms']:.0f} ms")
+            if row["p95_ms"] >= P95_TARGET_MS:
+                failures.append(f"p95 {row['p95_ms']:.0f} ms")
+            if row["non_2xx"] or row["socket_errors"]:
+                failures.append(f"{row['non_2xx']} non-2xx (last {row['last_bad_status']}), "
+                                f"{row['socket_errors']} socket errors")
+        if failures and failures[0].startswith("not run"):
+            cells["result"] = failures[0]
+        else:
+            cells["result"] = "PASS" if not failures else "**FAIL**: " + ", ".join(failures)
+        rows.append(cells)
+    return rows
+
+
+def _counts_text(counts: dict) -> str:
+    return ", ".join(f"{v:,} `{k}`" for k, v in counts.items())
+
+
+def _pages_markdown(out: list[str], pages: dict, rows: list[dict], table: str) -> None:
+    add = out.append
+    seed = pages["seed"]
+    big, small = seed["big"], seed["small"]
+    opts = pages["options"]
+    add("## Pages and list APIs under load\n")
+    add(f"Dataset (`bench/pages.py`, set-based SQL): team *Bench* with {big['repositories']} repositories (a tracker "
+        f"each: GitHub, GitLab, Gitea, Jira in turn, two of them paused), "
+        + _counts_text(big["counts"])
+        + f"; seeded in {seed['seed_seconds']:.1f} s, then `VACUUM ANALYZE` ({seed['vacuum_seconds']:.1f} s); "
+        f"database {seed['database_size']}. A second team *Bench small* ({small['repositories']} repositories, "
+        + _counts_text(small["counts"])
+        + ") gives the query counts to compare with. The user measured is admin of *Bench* (not a superuser: "
+        "every list goes through the team scope).\n")
+    if pages.get("wrk"):
+        add(f"Server: `gunicorn {pages.get('gunicorn', '')}` (DEBUG off, as the Dockerfile runs it), on the same "
+            f"machine as PostgreSQL and the load tool. Load: `{pages['wrk']}`, `-t{opts['threads']} "
+            f"-c{opts['connections']} -d{opts['seconds']:g}s` per page after {opts['warmup']:g} s of unmeasured "
+            "warm-up, a Lua script setting the session cookie (pages) or `Authorization: Token` (API) and counting "
+            "every non-2xx answer. Latencies are wrk's (loopback, so server time plus well under a millisecond); "
+            f"with {opts['connections']} requests in flight on 2 cores a request also waits for the others' CPU.\n")
+    else:
+        add("**wrk is not installed** (`apt-get install wrk`): the load rows were not run; the query counts were.\n")
+    add(table)
+    add("")
+    failed = [row for row in rows if row["result"].startswith("**FAIL")]
+    if failed:
+        add("**Targets missed**: " + "; ".join(f"{row['page']} ({row['result'].removeprefix('**FAIL**: ')})"
+                                               for row in failed) + ".\n")
+    elif pages.get("wrk"):
+        add("**Every page target met.**\n")
+    add("- *queries*: SQL queries of one request with Django's test client (`CaptureQueriesContext`, after a "
+        "warm-up request) for the *Bench* user at the full dataset, then for the *Bench small* user at the small "
+        "one: equal counts mean the page's query count does not grow with the data (no N+1).")
+    counts = pages.get("queries") or {}
+    slow = [(key, q["slowest"][0]) for key, q in counts.items() if q.get("slowest")]
+    if slow:
+        add("\nSlowest query of each page (single request, test client, full dataset):\n")
+        add("| page | ms | query |")
+        add("|---|---:|---|")
+        for key, q in slow:
+            sql = q["sql"].replace("|", "\\|").replace("\n", " ")
+            add(f"| {key} | {q['ms']:.1f} | `{sql[:220]}{'…' if len(q['sql']) > 220 else ''}` |")
+        add("")

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import report, sarif_gen  # noqa: E402
+from bench import pages, report, sarif_gen  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/certifai"
 MB = 1024 * 1024
@@ -165,6 +165,35 @@ def import_benchmarks(args, run, files: dict, results: dict) -> None:
                 f"(this run took {result['seconds']:.1f} s under tracemalloc; its time is not used)")
 
 
+def scale_benchmarks(args, run, results: dict) -> None:
+    """Matching against existing issues, the sync's profile, and trackers in parallel on real workers."""
+    if args.matching_sizes:
+        say("Matching (issues.services.plan_scan, a scan against as many existing issues):")
+    for size in args.matching_sizes:
+        result = run({"task": "matching", "fresh": True, "findings": size}, timeout=1800)
+        results.setdefault("matching", []).append(result)
+        say(f"  {size:>7,}: " + ", ".join(
+            f"{name} {result[name]['seconds']:.2f} s / {result[name]['statements']} statements"
+            for name in ("claim", "changed", "reappeared")))
+    if args.sync_profile_findings:
+        result = run({"task": "sync_profile", "fresh": True, "findings": args.sync_profile_findings}, timeout=900)
+        results["sync_profile"] = result
+        say(f"Sync profile: {result['synced']} issues in {result['seconds']:.1f} s, {result['per_issue_ms']:.0f} ms "
+            f"and {result['statements'] / max(result['synced'], 1):.1f} statements per issue")
+    if args.trackers:
+        say(f"Trackers in parallel: real Celery workers ({args.trackers_concurrency} processes), four fake trackers, "
+            f"Gitea answering in {args.slow_latency:g} s:")
+        result = run({"task": "trackers", "fresh": True, "scale": args.scale, "slow_latency": args.slow_latency,
+                      "concurrency": args.trackers_concurrency, "deadline": 600}, timeout=900)
+        results["trackers"] = result
+        if "error" in result:
+            say(f"  not run: {result['error']}")
+        for name, row in result.get("trackers", {}).items():
+            done = f"{row['seconds']:.1f} s" if row["seconds"] is not None else "not finished"
+            say(f"  {name:<7} {row['synced']:>4}/{row['issues']} issues in {done}, {row['limited_answers']} answers "
+                f"403/429, at most {row['max_in_flight']} requests at once")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -186,6 +215,26 @@ def main() -> int:
                         help="second pipeline run with the latency compressed too, at this scale (0: skip it)")
     parser.add_argument("--pipeline-deadline", type=float, default=150.0, help="give up the pipeline after this")
     parser.add_argument("--no-pipeline", dest="pipeline", action="store_false")
+    parser.add_argument("--no-pages", dest="pages", action="store_false",
+                        help="skip the pages benchmark (seeded dataset, gunicorn, wrk, query counts)")
+    parser.add_argument("--pages-only", action="store_true", help="only the pages benchmark (no import, pipeline)")
+    parser.add_argument("--pages-findings", type=int, help="findings seeded for the pages (500,000; --quick 20,000)")
+    parser.add_argument("--pages-issues", type=int, help="tracker issues seeded for the pages (100,000; --quick 4,000)")
+    parser.add_argument("--pages-repositories", type=int, default=200)
+    parser.add_argument("--pages-duration", type=float, help="seconds of wrk load per page (10; --quick 3)")
+    parser.add_argument("--pages-warmup", type=float, default=2.0, help="seconds of unmeasured load first")
+    parser.add_argument("--pages-threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--pages-connections", type=int, default=2,
+                        help="wrk connections (requests in flight; 2: one per core here)")
+    parser.add_argument("--pages-workers", type=int, default=3, help="gunicorn processes (4 threads each)")
+    parser.add_argument("--pages-filter", default="", help="regular expression: only the pages whose key matches")
+    parser.add_argument("--matching-sizes", default="1000,10000,100000",
+                        help="findings (and issues) of the matching benchmark (plan_scan against existing issues)")
+    parser.add_argument("--no-trackers", dest="trackers", action="store_false",
+                        help="skip the trackers-in-parallel benchmark (real Celery workers, four fake trackers)")
+    parser.add_argument("--trackers-concurrency", type=int, default=4, help="worker pool processes")
+    parser.add_argument("--slow-latency", type=float, default=0.5, help="seconds the slow (Gitea) fake takes")
+    parser.add_argument("--sync-profile-findings", type=int, default=300)
     parser.add_argument("--keep", action="store_true", help="keep the generated files and the bench database")
     parser.add_argument("--report", default=str(ROOT / "bench" / "REPORT.md"))
     parser.add_argument("-v", "--verbose", action="store_true", help="show the children's log output")
@@ -197,6 +246,14 @@ def main() -> int:
     if args.quick:
         args.sizes = [s for s in args.sizes if s <= 10_000] or [1000]
         args.runs, args.pipeline_findings, args.naive_size = 1, 200, min(args.naive_size, 2000)
+    quick = args.quick
+    args.pages_findings = args.pages_findings or (20_000 if quick else 500_000)
+    args.pages_issues = args.pages_issues or (4_000 if quick else 100_000)
+    args.pages_duration = args.pages_duration or (3.0 if quick else 10.0)
+    args.matching_sizes = sorted({int(s) for s in args.matching_sizes.split(",") if s.strip()})
+    if quick:
+        args.matching_sizes = [s for s in args.matching_sizes if s <= 10_000] or [1000]
+        args.sync_profile_findings = min(args.sync_profile_findings, 100)
     if args.naive_size and args.naive_size not in args.sizes:
         args.sizes = sorted({*args.sizes, args.naive_size})
 
@@ -242,6 +299,9 @@ def main() -> int:
             {"task": "migrate"})
         say(f"  migrated in {results['migrate']['seconds']:.1f} s; {results['migrate']['postgres'].split(',')[0]}")
 
+        if args.pages_only:
+            args.sizes, args.naive_size, args.pipeline, args.profile, args.heap = [], 0, False, False, False
+            args.matching_sizes, args.trackers, args.sync_profile_findings = [], False, 0
         files: dict = {}
         gen_start = time.monotonic()
         for size in args.sizes:
@@ -251,18 +311,19 @@ def main() -> int:
                 files[(size, variant) if variant else size] = path
                 results.setdefault("files", {})[path.name] = info
         results["generate_seconds"] = time.monotonic() - gen_start
-        biggest = results["files"][f"scan-{args.sizes[-1]}.sarif"]
-        say(f"  generated {len(files)} SARIF files in {results['generate_seconds']:.1f} s "
-            f"(largest: {biggest['results']:,} results, {biggest['bytes'] / MB:.0f} MB, "
-            f"{biggest['bytes'] / biggest['results']:,.0f} bytes/result)")
+        if args.sizes:
+            biggest = results["files"][f"scan-{args.sizes[-1]}.sarif"]
+            say(f"  generated {len(files)} SARIF files in {results['generate_seconds']:.1f} s "
+                f"(largest: {biggest['results']:,} results, {biggest['bytes'] / MB:.0f} MB, "
+                f"{biggest['bytes'] / biggest['results']:,.0f} bytes/result)")
 
-        say("Import (findings.services.import_scan):")
-        import_benchmarks(args, run, files, results)
+            say("Import (findings.services.import_scan):")
+            import_benchmarks(args, run, files, results)
 
-        size = args.sizes[-1]
-        results[("parse", size)] = run({"task": "parse", "path": str(files[size])})
-        say(f"  parser alone    {size:>7,}: {results[('parse', size)]['parse_seconds']:.2f} s (both passes), "
-            f"fingerprints {results[('parse', size)]['fingerprint_seconds']:.2f} s")
+            size = args.sizes[-1]
+            results[("parse", size)] = run({"task": "parse", "path": str(files[size])})
+            say(f"  parser alone    {size:>7,}: {results[('parse', size)]['parse_seconds']:.2f} s (both passes), "
+                f"fingerprints {results[('parse', size)]['fingerprint_seconds']:.2f} s")
 
         if args.naive_size:
             say(f"Per-finding ORM baseline at {args.naive_size:,}:")
@@ -296,7 +357,11 @@ def main() -> int:
                 say(f"  {result['seconds']:.1f} s wall, {result['issues']} issues, {result['limited_answers']} "
                     f"answers 403/429, {result['duplicates']} duplicates; minimum {result['minimum_with_latency']:.1f} "
                     f"s (limits only {result['minimum_limits_only']:.1f} s)")
-    except (BenchError, subprocess.TimeoutExpired) as exc:
+
+        scale_benchmarks(args, run, results)
+        if args.pages:
+            pages.run_pages(args, env, run, workdir, results, say)
+    except (BenchError, pages.PagesError, subprocess.TimeoutExpired) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -313,13 +378,15 @@ def main() -> int:
 
     results["total_seconds"] = time.monotonic() - started
     rows = report.table_rows(results, args)
-    table = report.markdown_table(rows)
+    table = report.markdown_table(rows) if rows else ""
+    page_rows = report.page_rows(results.get("pages"))
+    page_table = report.markdown_table(page_rows, report.PAGE_COLUMNS) if page_rows else ""
     print()
-    print(table)
+    print("\n\n".join(t for t in (table, page_table) if t))
     machine = report.machine(results["migrate"])
     machine["Load average"] = (f"{load_at_start} (1/5/15 min) at the start, {report.load_average()} at the end: "
                                "other work on the machine shows up as noise in the times")
-    text = report.report_markdown(results, args, rows, table, machine)
+    text = report.report_markdown(results, args, rows, table, machine, page_rows, page_table)
     Path(args.report).write_text(text)
     say(f"\nWrote {os.path.relpath(args.report, Path.cwd())} ({results['total_seconds']:.0f} s in all).")
     return 0

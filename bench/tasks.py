@@ -496,3 +496,28 @@ def pipeline(spec: dict) -> dict:
 
 
 TASKS = {"migrate": migrate, "import": import_file, "parse": parse_only, "pipeline": pipeline}
+
+
+def _pages_task(name: str):
+    def task(spec: dict) -> dict:
+        from bench import pages  # the pages benchmark (bench/pages.py): seed the big dataset, count queries
+
+        return pages.TASKS[name](spec)
+
+    return task
+
+
+TASKS.update({name: _pages_task(name) for name in ("pages_seed", "pages_queries")})
+
+
+def _scale_task(module: str, name: str):
+    def task(spec: dict) -> dict:
+        import importlib
+
+        return getattr(importlib.import_module(f"bench.{module}"), name)(spec)
+
+    return task
+
+
+TASKS.update({"matching": _scale_task("matching", "matching"), "trackers": _scale_task("trackers", "parallel"),
+              "sync_profile": _scale_task("trackers", "sync_profile")})
