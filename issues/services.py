@@ -350,7 +350,11 @@ def _sync_rows(
             result.errors.append(outcome.message)
             if outcome.tracker_down:
                 # Unreachable or erroring: don't spend a worker on the next rows' timeouts; come back after the
-                # row's back-off (the other rows are due then too).
+                # row's back-off, and say on every waiting row why it waits (its attempts don't count).
+                _due(repository_id, timezone.now()).update(
+                    last_error=f"Waiting for the tracker: {outcome.message}",
+                    next_attempt_at=timezone.now() + timedelta(seconds=outcome.retry_in or 0),
+                )
                 result.retry_in = outcome.retry_in
                 break
     for scan_id in scans:

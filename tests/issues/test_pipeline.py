@@ -118,6 +118,10 @@ def test_an_erroring_tracker_gets_one_call_per_sync_not_one_per_row(github, gith
     assert result.retry_in is not None and result.retry_in > 0
     assert sorted(TrackerIssue.objects.values_list("sync_state", "attempts")) == [
         ("pending", 0), ("pending", 0), ("pending", 1)]
+    # Each waiting issue says why (the Issues page shows it), and none is due before the back-off.
+    assert all("503" in error for error in TrackerIssue.objects.values_list("last_error", flat=True))
+    assert services.sync_repository(github_repo.pk).done == 0
+    assert len(github.requests_to("POST", r"/issues$")) == 1
 
 
 def test_a_tracker_whose_slots_are_taken_is_left_for_later(github, github_repo, settings):
