@@ -363,11 +363,13 @@ def _import_markdown(out: list[str], results: dict, args, rows: list[dict], tabl
         run = min(runs, key=lambda r: abs(r["seconds"] - _median([x["seconds"] for x in runs])))
         python = run["seconds"] - run["sql_seconds"]
         add(f"### {LABELS[scenario]}: {run['seconds']:.2f} s\n")
-        line = (f"{run['sql_seconds']:.2f} s waiting for PostgreSQL ({100 * run['sql_seconds'] / run['seconds']:.0f}%)"
-                f", {python:.2f} s in Python")
+        share = 100 * run["sql_seconds"] / run["seconds"]
+        line = (f"{run['sql_seconds']:.2f} s waiting for PostgreSQL's statements ({share:.0f}%)"
+                f", {python:.2f} s in the import's own loop")
         if parse:
             line += (f" (of which about {parse['seconds']:.1f} s parsing and fingerprints, so about "
-                     f"{max(python - parse['seconds'], 0):.1f} s building model objects and compiling SQL)")
+                     f"{max(python - parse['seconds'], 0):.1f} s writing the COPY text and waiting for the thread that "
+                     "COPYs the batches: the database's share that parsing did not hide)")
         planner = run.get("planner_before")
         if planner:
             estimate = "never analyzed" if planner["estimate"] < 0 else f"{planner['estimate']:,} rows"

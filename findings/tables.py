@@ -8,8 +8,9 @@ import django_tables2 as tables
 from django.core.paginator import EmptyPage
 from django.db.models import F, QuerySet
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django_tables2.paginators import LazyPaginator
 
@@ -23,12 +24,12 @@ class BoundedCountPaginator(LazyPaginator):
 
     COUNT(*) over a team's 500,000 findings costs more than the page itself. This one counts with
     `SELECT COUNT(*) FROM (... LIMIT count_limit + 1)`: exact up to the limit (then it is an ordinary paginator,
-    last page and all), and beyond it the pages say "more than 10,000" and go on lazily, like LazyPaginator: a page
+    last page and all), and beyond it the pages say "more than 1,000" and go on lazily, like LazyPaginator: a page
     past the limit fetches one row more than it shows, to know whether there is a next one. `per_page` from the
     query string is capped at `max_per_page`.
     """
 
-    count_limit = 10_000
+    count_limit = 1_000
     max_per_page = 100
 
     def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, count_limit=None, **kwargs):
@@ -117,6 +118,16 @@ class FastTable(tables.Table):
         return mark_safe("".join(rows))  # noqa: S308 - each row built by format_html
 
 
+def plain(value) -> str:
+    """A value as django-tables2 renders a plain column: escaped, "—" when empty."""
+    return "—" if value in (None, "") else conditional_escape(value)
+
+
+def when(value) -> str:
+    """A DateTimeColumn(format="Y-m-d H:i") cell: the local time, "—" when empty."""
+    return "—" if value is None else dateformat.format(timezone.localtime(value), "Y-m-d H:i")
+
+
 SEVERITY_LABELS = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low", "info": "Info"}
 
 
@@ -139,7 +150,8 @@ class FindingTable(FastTable):
     tool = tables.Column(verbose_name="Tool")
     status = tables.Column(empty_values=(), verbose_name="Status")
     created_at = tables.DateTimeColumn(verbose_name="First seen", format="Y-m-d H:i")
-    direct_columns = frozenset({"severity", "title", "location", "status"})
+    direct_columns = frozenset({"severity", "title", "rule_id", "repository", "location", "tool", "status",
+                                "created_at"})
 
     class Meta:
         model = Finding
@@ -150,6 +162,18 @@ class FindingTable(FastTable):
 
     def render_location(self, record):
         return record.location
+
+    def render_rule_id(self, record):
+        return plain(record.rule_id)
+
+    def render_repository(self, record):
+        return plain(record.repository.name)
+
+    def render_tool(self, record):
+        return plain(record.tool)
+
+    def render_created_at(self, record):
+        return when(record.created_at)
 
     def render_severity(self, record):
         return severity_badge(record.severity)

@@ -21,7 +21,7 @@ class FindingListView(LoginRequiredMixin, SingleTableMixin, FilterView):
     template_name = "findings/finding_list.html"
     table_class = FindingTable
     filterset_class = FindingFilter
-    # Counts at most 10,000 rows: beyond that "more than 10,000", pages fetched lazily.
+    # Counts at most 1,000 rows: beyond that "more than 1,000", pages fetched lazily.
     table_pagination = {"per_page": PAGE_SIZE, "paginator_class": BoundedCountPaginator}
     extra_context = {"nav": "findings"}
 
@@ -33,7 +33,7 @@ class ScanListView(LoginRequiredMixin, SingleTableMixin, FilterView):
     template_name = "findings/scan_list.html"
     table_class = ScanTable
     filterset_class = ScanFilter
-    # Counts at most 10,000 rows: beyond that "more than 10,000", pages fetched lazily.
+    # Counts at most 1,000 rows: beyond that "more than 1,000", pages fetched lazily.
     table_pagination = {"per_page": PAGE_SIZE, "paginator_class": BoundedCountPaginator}
     extra_context = {"nav": "scans"}
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from findings.tables import TABLE_TEMPLATE, FastTable
+from findings.tables import TABLE_TEMPLATE, FastTable, plain, when
 
 from .models import TrackerIssue
 
@@ -66,7 +66,7 @@ class IssueTable(FastTable):
     url = tables.Column(empty_values=(), verbose_name="Link")
     # Pending and failed rows carry the retry form (CSRF token, htmx): those keep their template.
     sync_state = tables.TemplateColumn(template_name="issues/_sync_cell.html", verbose_name="Sync")
-    direct_columns = frozenset({"tracker", "title", "repository", "status", "url"})
+    direct_columns = frozenset({"tracker", "external_id", "title", "repository", "status", "created", "url"})
 
     class Meta:
         model = TrackerIssue
@@ -76,8 +76,11 @@ class IssueTable(FastTable):
         row_attrs = {"id": lambda record: f"issue-{record.pk}"}
         empty_text = "No issues match these filters."
 
-    def render_external_id(self, value):
-        return value or "—"
+    def render_external_id(self, record):
+        return plain(record.external_id)
+
+    def render_created(self, record):
+        return when(record.created)
 
     def render_tracker(self, record):
         return tracker_badge(record.tracker)

@@ -40,7 +40,7 @@ class IssueListView(TeamAccessMixin, SingleTableMixin, FilterView):
     template_name = "issues/issue_list.html"
     table_class = IssueTable
     filterset_class = IssueFilter
-    # Counts at most 10,000 rows: beyond that "more than 10,000", pages fetched lazily.
+    # Counts at most 1,000 rows: beyond that "more than 1,000", pages fetched lazily.
     table_pagination = {"per_page": PAGE_SIZE, "paginator_class": BoundedCountPaginator}
     extra_context = {"nav": "issues"}
 
