@@ -191,10 +191,12 @@ def _plan_closes(scan: Scan, config: TrackerConfig) -> int:
 def _plan_moved_code(scan: Scan, config: TrackerConfig) -> int:
     """A finding resolved by this scan and a new one with the same rule and file whose code snippet or
     SARIF partialFingerprints match: the same vulnerability moved. The new finding takes over the issue."""
+    # Only what matching and the hand-over read: not the descriptions (15,000 moved findings, a few hundred MB).
+    matched_fields = ("id", "fingerprint", "rule_id", "file_path", "start_line", "snippet", "partial_fingerprints")
     resolved = list(
         Finding.objects.filter(resolved_scan=scan, tracker_issue__isnull=False)
         .exclude(snippet="", partial_fingerprints={})
-        .select_related("tracker_issue")
+        .select_related("tracker_issue").only(*matched_fields, "tracker_issue")
     )
     if not resolved:
         return 0
@@ -202,7 +204,7 @@ def _plan_moved_code(scan: Scan, config: TrackerConfig) -> int:
     new = Finding.objects.filter(
         Q(first_scan=scan) | Q(reappeared_scan=scan), repository_id=scan.repository_id, tracker_issue__isnull=True,
         rule_id__in={f.rule_id for f in resolved}, file_path__in={f.file_path for f in resolved},
-    ).order_by("id")
+    ).order_by("id").only(*matched_fields)
     # Indexed by what can make them match, so that each resolved finding looks at a handful of candidates, not at
     # every new finding of its rule and file (a reformatted file resolves and adds thousands at once).
     by_print: dict[tuple, list[Finding]] = {}
