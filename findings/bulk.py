@@ -206,7 +206,7 @@ def record_changes(scan: Scan) -> None:
         for kind, column in ((FindingChange.Kind.REAPPEARED, "reappeared_scan_id"),
                              (FindingChange.Kind.RESOLVED, "resolved_scan_id")):
             cursor.execute(
-                f"INSERT INTO {FindingChange._meta.db_table} (finding_id, scan_id, kind) "  # noqa: S608 - constants
+                f"INSERT INTO {FindingChange._meta.db_table} (finding_id, scan_id, kind) "  # noqa: S608  # nosec B608
                 f"SELECT id, %s, %s FROM {Finding._meta.db_table} WHERE {column} = %s",
                 [scan.pk, kind.value, scan.pk],
             )

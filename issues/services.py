@@ -105,7 +105,7 @@ def _plan_creates(config: TrackerConfig, scan: Scan | None) -> int:
             params.append(model_field.get_db_prep_save(getattr(template, model_field.attname), connection))
     issue_table, finding_table = TrackerIssue._meta.db_table, Finding._meta.db_table
     sql = (
-        f"INSERT INTO {issue_table} ({', '.join(columns)}) SELECT {', '.join(values)} "  # noqa: S608 - names only
+        f"INSERT INTO {issue_table} ({', '.join(columns)}) SELECT {', '.join(values)} "  # noqa: S608  # nosec B608
         f"FROM {finding_table} f WHERE f.repository_id = %s AND f.status = %s AND f.severity_rank <= %s "
         f"AND NOT EXISTS (SELECT 1 FROM {issue_table} i WHERE i.finding_id = f.id) ORDER BY f.id "
         "ON CONFLICT DO NOTHING"
