@@ -5,9 +5,10 @@ Two steps, so that nothing is lost and nothing is done twice:
 1. `plan_scan` (database only, one transaction): claim a TrackerIssue row for every open finding at or
    above the threshold that has none (unique per repository and fingerprint: a second claim is a no-op),
    and mark reopen / close / moved-code work on existing rows.
-2. `sync_repository` (tracker calls): take each due row under a lease, call the tracker, record the
-   result. A row whose create may have reached the tracker (timeout, dropped connection, killed
-   worker) is looked up in the tracker by its fingerprint before any new create.
+2. `sync_repository` (tracker calls), in one of the tracker host's few concurrency slots, for a bounded
+   time: take each due row under a lease, call the tracker, record the result. A row whose create may
+   have reached the tracker (timeout, dropped connection, killed worker) is looked up in the tracker by
+   its fingerprint before any new create.
 """
 
 from __future__ import annotations
