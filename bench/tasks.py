@@ -399,7 +399,6 @@ def pipeline(spec: dict) -> dict:
     from issues.services import plan_scan, sync_repository
     from trackers import services as tracker_services
     from trackers.adapters.base import MARKER_PREFIX
-    from trackers.fakes.base import Fault
 
     n, scale, latency = spec["findings"], float(spec["scale"]), float(spec["latency"])
     fresh_database()
@@ -409,7 +408,7 @@ def pipeline(spec: dict) -> dict:
         tokens={GITHUB_TOKEN: {"login": "certifai-bot", "repos": {"acme/app": "write"}}},
         creation_limit_per_minute=80, creation_limit_per_hour=500, scale=scale, t0=t0,
     ).start()
-    fake.add_fault(Fault("delay", seconds=latency), times=10**9)
+    fake.latency = latency
     try:
         repository = Repository.objects.create(name="acme/app", url="https://github.com/acme/app")
         tracker_services.save_tracker(repository, {"type": "github", "repository": "acme/app", "token": GITHUB_TOKEN,

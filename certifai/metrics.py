@@ -104,7 +104,8 @@ class CertifaiCollector:
             yield from self._redis()
 
     def _database(self):
-        from findings.models import Finding, Scan, Severity
+        from findings.models import Finding, Scan
+        from findings.selectors import severity_counts
         from issues.models import IssueEvent, TrackerIssue
         from trackers.models import TrackerConfig
 
@@ -115,10 +116,8 @@ class CertifaiCollector:
         yield scans
 
         findings = GaugeMetricFamily("certifai_findings_open", "Open findings by severity.", labels=["severity"])
-        by_severity = dict(Finding.objects.filter(status=Finding.Status.OPEN).order_by().values_list("severity")
-                           .annotate(n=Count("id")))
-        for severity in Severity.values:
-            findings.add_metric([severity], by_severity.get(severity, 0))
+        for severity, n in severity_counts(Finding.objects.filter(status=Finding.Status.OPEN)).items():
+            findings.add_metric([severity], n)
         yield findings
 
         issues = GaugeMetricFamily(

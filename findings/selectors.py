@@ -45,6 +45,12 @@ def open_severity_counts(user: Any, repository_id: int | None = None) -> dict[st
     findings = scope(Finding.objects.filter(status=Finding.Status.OPEN), user, path="repository__team")
     if repository_id:
         findings = findings.filter(repository_id=repository_id)
+    return severity_counts(findings)
+
+
+def severity_counts(findings: QuerySet[Finding]) -> dict[str, int]:
+    """These findings per severity (every severity present, most severe first), counted with COUNT(*) by
+    severity_rank, which an index on (..., severity_rank) answers alone."""
     by_rank = dict(findings.order_by().values_list("severity_rank").annotate(n=Count("*")))
     return {severity: by_rank.get(SEVERITY_RANK[severity], 0) for severity in Severity.values}
 

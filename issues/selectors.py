@@ -13,7 +13,7 @@ from django.utils import timezone
 from findings.models import SEVERITY_RANK, Finding, Scan
 from findings.selectors import open_severity_counts, repository_list
 from teams.models import Role
-from teams.selectors import scope
+from teams.selectors import scope, teams_for
 from trackers.models import TrackerConfig
 
 from .models import TrackerIssue
@@ -69,8 +69,6 @@ def dashboard_counts(user: Any) -> dict[str, Any]:
     Exact counts over hundreds of thousands of rows take about 0.2 s at 500,000 findings: they are kept for
     DASHBOARD_CACHE_SECONDS per set of teams (what the user may see), and a completed scan makes them fresh at
     once (dashboard_changed)."""
-    from teams.selectors import teams_for
-
     teams = "all" if user.is_superuser else ",".join(map(str, teams_for(user).order_by("pk").values_list(
         "pk", flat=True)))
     key = f"certifai:dashboard:{cache.get_or_set(_DASHBOARD_VERSION, 0, timeout=None)}:{teams}"
