@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -510,6 +511,19 @@ def run_wrk(wrk: str, url: str, script: Path, threads: int, connections: int, se
     }
 
 
+def summarize_rounds(rounds: list[dict]) -> dict:
+    """A page's figures over its rounds: the median of each latency figure across rounds (and the spread of the
+    rounds' medians); requests, errors and failures summed."""
+    summary = {key: statistics.median(r[key] for r in rounds)
+               for key in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "rps", "bytes_per_request")}
+    summary["max_ms"] = max(r["max_ms"] for r in rounds)
+    summary["p50_spread_ms"] = (min(r["p50_ms"] for r in rounds), max(r["p50_ms"] for r in rounds))
+    for key in ("requests", "non_2xx", "socket_errors"):
+        summary[key] = sum(r[key] for r in rounds)
+    summary["last_bad_status"] = next((r["last_bad_status"] for r in reversed(rounds) if r["last_bad_status"]), 0)
+    return summary
+
+
 def _headers(page: dict, ids: dict) -> dict:
     if page["kind"] == "api":
         return {"Authorization": f"Token {ids['token']}", "Accept": "application/json"}
@@ -526,6 +540,7 @@ def run_pages(args, env: dict, run, workdir: Path, results: dict, say) -> None:
                   "small_findings": 400, "small_issues": 120}, timeout=3600)
     pages: dict = {"seed": seeded, "rows": {}, "wrk": None, "options": {
         "threads": args.pages_threads, "connections": args.pages_connections, "seconds": args.pages_duration,
+        "rounds": args.pages_rounds,
         "warmup": args.pages_warmup, "workers": args.pages_workers, "gunicorn_threads": 4}}
     results["pages"] = pages
     counts = seeded["big"]["counts"]
@@ -545,6 +560,7 @@ def run_pages(args, env: dict, run, workdir: Path, results: dict, say) -> None:
         ids = seeded["big"]
         with Gunicorn(env, workdir, args.pages_workers, 4) as server:
             pages["gunicorn"] = " ".join(server.command[2:])
+            measured = []
             for page in PAGES:
                 if args.pages_filter and not re.search(args.pages_filter, page["key"]):
                     continue
@@ -554,7 +570,7 @@ def run_pages(args, env: dict, run, workdir: Path, results: dict, say) -> None:
                 if status == 200 and page.get("next"):
                     path = _next_path(json.loads(body))
                     status, body, location = _get(server.url + path, headers)
-                row = {"path": path, "check_status": status, "bytes": len(body)}
+                row = {"path": path, "check_status": status, "bytes": len(body), "rounds": []}
                 pages["rows"][page["key"]] = row
                 if status != 200:
                     row["error"] = f"HTTP {status}" + (f" to {location}" if location else "")
@@ -564,13 +580,24 @@ def run_pages(args, env: dict, run, workdir: Path, results: dict, say) -> None:
                 if args.pages_warmup:
                     run_wrk(wrk, server.url + path, script, args.pages_threads, args.pages_connections,
                             args.pages_warmup)
-                row.update(run_wrk(wrk, server.url + path, script, args.pages_threads, args.pages_connections,
-                                   args.pages_duration))
+                measured.append((page, row, script))
+            # Round after round over all the pages, so that a slow moment of the machine falls on one round of
+            # several pages rather than on all the rounds of one page.
+            for number in range(1, args.pages_rounds + 1):
+                for page, row, script in measured:
+                    row["rounds"].append(run_wrk(wrk, server.url + row["path"], script, args.pages_threads,
+                                                 args.pages_connections, args.pages_duration))
+                    last = row["rounds"][-1]
+                    say(f"  round {number}/{args.pages_rounds} {page['label']:32} median {last['p50_ms']:6.1f} ms, "
+                        f"p95 {last['p95_ms']:6.1f} ms, {last['rps']:6.1f} req/s, {last['non_2xx']} non-2xx")
+            for page, row, _script in measured:
+                row.update(summarize_rounds(row["rounds"]))
                 if not row["requests"]:
-                    say(f"  {page['label']:32} no answer within {args.pages_duration:g} s ({path})")
+                    say(f"  {page['label']:32} no answer within {args.pages_duration:g} s ({row['path']})")
                     continue
-                say(f"  {page['label']:32} median {row['p50_ms']:6.1f} ms, p95 {row['p95_ms']:6.1f} ms, "
-                    f"p99 {row['p99_ms']:6.1f} ms, {row['rps']:6.1f} req/s, {row['non_2xx']} non-2xx ({path})")
+                say(f"  {page['label']:32} median {row['p50_ms']:6.1f} ms, p95 {row['p95_ms']:6.1f} ms "
+                    f"(medians of {len(row['rounds'])} rounds), {row['rps']:6.1f} req/s, {row['non_2xx']} non-2xx "
+                    f"({row['path']})")
             if server.proc.poll() is not None:
                 raise PagesError(f"gunicorn died during the run:\n{server.tail()}")
     counted = run({"task": "pages_queries", "big": seeded["big"], "small": seeded["small"]}, timeout=900)

@@ -13,7 +13,7 @@ MB = 1024 * 1024
 TIME_TARGET_S = 10.0  # a 100,000-result import
 MEMORY_TARGET_MB = 300.0
 FIXED_STATEMENTS = 12  # scan row, repository lock, resolve, scan update, ...
-STATEMENTS_PER_BATCH = 5  # lookup, insert findings, update unchanged, update reappeared (+1)
+STATEMENTS_PER_BATCH = 5  # ORM writer: lookup, insert, update unchanged, update reappeared (+1); COPY writer: 1
 PIPELINE_TARGET_S = 120.0
 COLUMNS = ("benchmark", "size", "runs", "median time", "throughput", "peak RSS", "py heap peak", "SQL statements",
            "target", "result")
@@ -21,7 +21,7 @@ COLUMNS = ("benchmark", "size", "runs", "median time", "throughput", "peak RSS",
 
 LABELS = {
     "new": "import, all new",
-    "unchanged-stale": "re-import, unchanged, before ANALYZE",
+    "unchanged-stale": "re-import, unchanged, straight after",
     "unchanged": "re-import, unchanged",
     "changed": "import, 10% changed",
 }
@@ -296,7 +296,8 @@ def _import_markdown(out: list[str], results: dict, args, rows: list[dict], tabl
         "starts from a fresh clone of the migrated template database (empty and never analyzed, as on a new "
         "install) and a CHECKPOINT; the re-imports follow the fresh import of the same run, into the same "
         "repository, after an ANALYZE (which autovacuum makes within about a minute of a big import), except the "
-        "row *before ANALYZE*: straight after the fresh import, autovacuum held off the findings tables until then.")
+        "row *straight after*: right after the fresh import, with autovacuum held off the findings tables until "
+        "then, so only the ANALYZE that a big first import makes itself (findings/bulk.py) informs the planner.")
     add("- *throughput*: SARIF results imported per second. *peak RSS*: the child's VmHWM during the call (reset "
         "just before it), i.e. including the interpreter and Django (*base RSS* below); the largest of the runs. "
         "*py heap peak*: `tracemalloc` peak of an extra, untimed run (n/m: not measured; at 100,000 only with "
@@ -361,15 +362,20 @@ def _import_markdown(out: list[str], results: dict, args, rows: list[dict], tabl
         if not runs:
             continue
         run = min(runs, key=lambda r: abs(r["seconds"] - _median([x["seconds"] for x in runs])))
-        python = run["seconds"] - run["sql_seconds"]
+        thread_sql = run.get("thread_sql_seconds", 0.0)
+        caller_sql = run["sql_seconds"] - thread_sql
+        python = run["seconds"] - caller_sql
         add(f"### {LABELS[scenario]}: {run['seconds']:.2f} s\n")
-        share = 100 * run["sql_seconds"] / run["seconds"]
-        line = (f"{run['sql_seconds']:.2f} s waiting for PostgreSQL's statements ({share:.0f}%)"
+        share = 100 * caller_sql / run["seconds"]
+        line = (f"{caller_sql:.2f} s waiting for PostgreSQL's statements in the caller's thread ({share:.0f}%)"
                 f", {python:.2f} s in the import's own loop")
         if parse:
             line += (f" (of which about {parse['seconds']:.1f} s parsing and fingerprints, so about "
-                     f"{max(python - parse['seconds'], 0):.1f} s writing the COPY text and waiting for the thread that "
-                     "COPYs the batches: the database's share that parsing did not hide)")
+                     f"{max(python - parse['seconds'], 0):.1f} s writing the COPY text and waiting for the writer "
+                     "thread: the database's share that parsing did not hide)")
+        if thread_sql:
+            line += (f". The writer thread's statements (per batch: the UPDATE ... RETURNING of the known "
+                     f"fingerprints; its COPYs are not timed) took {thread_sql:.2f} s, while the caller parsed")
         planner = run.get("planner_before")
         if planner:
             estimate = "never analyzed" if planner["estimate"] < 0 else f"{planner['estimate']:,} rows"
@@ -377,7 +383,8 @@ def _import_markdown(out: list[str], results: dict, args, rows: list[dict], tabl
                      f"it held {planner['actual']:,}")
         add(line + ".\n")
         if planner and planner.get("lookup_plan"):
-            add("Plan of the per-batch lookup (`repository_id = ? AND fingerprint IN (<2,000>)`) at that moment: `"
+            add("Plan of the per-batch statement (`UPDATE ... WHERE repository_id = ? AND fingerprint = ANY(<2,000>) "
+                "RETURNING ...`) at that moment: `"
                 + " / ".join(part.strip() for part in planner["lookup_plan"]) + "`\n")
         add(_kinds_table(run["kinds"], run["seconds"]))
         add("")
@@ -503,7 +510,10 @@ def page_rows(pages: dict | None) -> list[dict]:
             cells["non-2xx"] = row["error"]
             failures.insert(0, row["error"])
         else:
-            cells.update({"median": f"{row['p50_ms']:.1f} ms", "p95": f"{row['p95_ms']:.1f} ms",
+            spread = row.get("p50_spread_ms")
+            median = f"{row['p50_ms']:.1f} ms" + (f" ({spread[0]:.0f}–{spread[1]:.0f})" if spread and
+                                                   len(row.get("rounds", [])) > 1 else "")
+            cells.update({"median": median, "p95": f"{row['p95_ms']:.1f} ms",
                           "p99": f"{row['p99_ms']:.1f} ms", "requests/s": f"{row['rps']:.1f}",
                           "non-2xx": f"{row['non_2xx'] + row['socket_errors']}"})
             if not row["requests"]:
@@ -544,8 +554,10 @@ def _pages_markdown(out: list[str], pages: dict, rows: list[dict], table: str) -
     if pages.get("wrk"):
         add(f"Server: `gunicorn {pages.get('gunicorn', '')}` (DEBUG off, as the Dockerfile runs it), on the same "
             f"machine as PostgreSQL and the load tool. Load: `{pages['wrk']}`, `-t{opts['threads']} "
-            f"-c{opts['connections']} -d{opts['seconds']:g}s` per page after {opts['warmup']:g} s of unmeasured "
-            "warm-up, a Lua script setting the session cookie (pages) or `Authorization: Token` (API) and counting "
+            f"-c{opts['connections']} -d{opts['seconds']:g}s` per page and round, {opts.get('rounds', 1)} "
+            "round(s) over all the pages one after the other, after "
+            f"{opts['warmup']:g} s of unmeasured warm-up per page; each figure is the median of the rounds' (the "
+            "median column adds the lowest and highest round median in brackets); a Lua script setting the session cookie (pages) or `Authorization: Token` (API) and counting "
             "every non-2xx answer. Latencies are wrk's (loopback, so server time plus well under a millisecond); "
             f"with {opts['connections']} requests in flight on 2 cores a request also waits for the others' CPU.\n")
     else:

@@ -138,7 +138,8 @@ def fmt_kb(kb: float) -> str:
 def import_benchmarks(args, run, files: dict, results: dict) -> None:
     """At each size: a fresh import (empty database), then re-imports into the same repository: the same file
     (all unchanged) and the 10%-changed file, after an ANALYZE as autovacuum would have made by then. At 100,000
-    and more, also the same re-import straight after the fresh import, before any ANALYZE ("stale statistics")."""
+    and more, also the same re-import straight after the fresh import, with autovacuum held off: only the ANALYZE
+    that a big first import makes itself informs the planner."""
     for size in args.sizes:
         runs = args.runs_100k if size >= 100_000 else args.runs
         stale = size >= 100_000
@@ -201,7 +202,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="1k and 10k only, one run each, a short pipeline")
     parser.add_argument("--sizes", default="1000,10000,100000", help="import sizes (results per file)")
     parser.add_argument("--runs", type=int, default=3, help="runs per size below 100,000 (median reported)")
-    parser.add_argument("--runs-100k", type=int, default=1, help="runs at 100,000 results and more")
+    parser.add_argument("--runs-100k", type=int, default=3, help="runs at 100,000 results and more")
     parser.add_argument("--naive-size", type=int, default=10_000, help="size of the per-finding ORM baseline")
     parser.add_argument("--naive-runs", type=int, default=1)
     parser.add_argument("--no-heap", dest="heap", action="store_false", help="skip the tracemalloc runs")
@@ -221,7 +222,10 @@ def main() -> int:
     parser.add_argument("--pages-findings", type=int, help="findings seeded for the pages (500,000; --quick 20,000)")
     parser.add_argument("--pages-issues", type=int, help="tracker issues seeded for the pages (100,000; --quick 4,000)")
     parser.add_argument("--pages-repositories", type=int, default=200)
-    parser.add_argument("--pages-duration", type=float, help="seconds of wrk load per page (10; --quick 3)")
+    parser.add_argument("--pages-duration", type=float,
+                        help="seconds of wrk load per page and round (5; --quick 3)")
+    parser.add_argument("--pages-rounds", type=int, default=3,
+                        help="rounds over all the pages; each figure is the median of the rounds' (3; --quick 1)")
     parser.add_argument("--pages-warmup", type=float, default=2.0, help="seconds of unmeasured load first")
     parser.add_argument("--pages-threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--pages-connections", type=int, default=2,
@@ -249,7 +253,9 @@ def main() -> int:
     quick = args.quick
     args.pages_findings = args.pages_findings or (20_000 if quick else 500_000)
     args.pages_issues = args.pages_issues or (4_000 if quick else 100_000)
-    args.pages_duration = args.pages_duration or (3.0 if quick else 10.0)
+    args.pages_duration = args.pages_duration or (3.0 if quick else 5.0)
+    if quick:
+        args.pages_rounds = 1
     args.matching_sizes = sorted({int(s) for s in args.matching_sizes.split(",") if s.strip()})
     if quick:
         args.matching_sizes = [s for s in args.matching_sizes if s <= 10_000] or [1000]

@@ -38,6 +38,8 @@ class SqlCounter:
     def __init__(self) -> None:
         self.count = 0
         self.seconds = 0.0
+        self.thread_seconds = 0.0  # of those, in other threads (the import's writer) than the caller's
+        self.caller = threading.get_ident()
         self.kinds: dict[str, list[float]] = {}  # kind -> [count, seconds, slowest]
         self.lock = threading.Lock()
 
@@ -52,6 +54,8 @@ class SqlCounter:
         with self.lock:
             self.count += 1
             self.seconds += elapsed
+            if threading.get_ident() != self.caller:
+                self.thread_seconds += elapsed
             entry = self.kinds.setdefault(kind, [0, 0.0, 0.0])
             entry[0] += 1
             entry[1] += elapsed
@@ -62,6 +66,7 @@ class SqlCounter:
         return {
             "statements": self.count,
             "sql_seconds": self.seconds,
+            "thread_sql_seconds": self.thread_seconds,
             "kinds": [{"kind": k, "count": int(v[0]), "seconds": v[1], "slowest": v[2]} for k, v in kinds],
         }
 
@@ -144,16 +149,21 @@ def planner_view() -> dict:
 
 
 def lookup_plan(repository) -> list[str]:
-    """The plan PostgreSQL picks at this moment for the import's per-batch lookup (findings.services._apply_batch:
-    the batch's fingerprints, BATCH_SIZE of them), with fingerprints taken from the repository."""
+    """The plan PostgreSQL picks at this moment for the import's per-batch statement (findings.bulk.SEEN: the
+    batch's fingerprints, BATCH_SIZE of them, taken from the repository). EXPLAIN alone does not run it."""
+    from django.utils import timezone
+
+    from findings import bulk
     from findings.models import Finding
     from findings.services import BATCH_SIZE
 
     sample = list(Finding.objects.filter(repository=repository).order_by("?")
                   .values_list("fingerprint", flat=True)[:BATCH_SIZE])
-    query = Finding.objects.filter(repository_id=repository.pk, fingerprint__in=sample).values_list(
-        "fingerprint", "id", "status")
-    return [line for line in query.explain().splitlines() if "Filter" not in line and "Cond" not in line][:5]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + bulk._sql(bulk.SEEN), {  # noqa: S608 - the module's own constant statement
+            "repo": repository.pk, "scan": 0, "now": timezone.now(), "fingerprints": sample})
+        lines = [row[0] for row in cursor.fetchall()]
+    return [line for line in lines if "Filter" not in line and "Cond" not in line][:5]
 
 
 # --- tasks ---------------------------------------------------------------------------------------------------------

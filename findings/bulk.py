@@ -1,10 +1,11 @@
 """How a scan's findings reach the database: batch by batch with the ORM (any database), or, on
-PostgreSQL, streamed with COPY into a temporary table and applied with a handful of set-based statements.
+PostgreSQL, by a thread that writes each batch with one UPDATE ... RETURNING and one COPY while the
+import parses the next.
 
-Both writers take the scan's de-duplicated findings in batches (`add`) and then classify them
-(`finish`) as new, unchanged or reappeared; they set the same fields. The PostgreSQL writer does in
-four statements what the ORM writer does in four per batch, and skips building 100,000 model objects
-for a 100,000-result scan (see bench/REPORT.md for the numbers).
+Both writers take the scan's de-duplicated findings in batches (`add`) and classify them as new,
+unchanged or reappeared; they set the same fields. The PostgreSQL writer needs two statements per
+batch where the ORM writer needs four, and skips building 100,000 model objects for a 100,000-result
+scan (see bench/REPORT.md for the numbers).
 """
 
 from __future__ import annotations
@@ -13,30 +14,29 @@ import io
 import json
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
 from .importers.base import ParsedFinding
 from .models import SEVERITY_RANK, Finding, FindingChange, Scan
 
-STAGE = "certifai_import_stage"
-# (column, SQL type, value of a ParsedFinding). The order is the COPY order.
+# (column, value of a ParsedFinding), in the COPY order after the fingerprint.
 COLUMNS = (
-    ("fingerprint", "text PRIMARY KEY", None),
-    ("rule_id", "text", lambda f: f.rule_id[:500]),
-    ("title", "text", lambda f: (f.rule_title or f.rule_id)[:500]),
-    ("severity", "text", lambda f: f.severity),
-    ("severity_rank", "smallint", lambda f: SEVERITY_RANK[f.severity]),
-    ("description", "text", lambda f: f.message),
-    ("file_path", "text", lambda f: f.file_path[:1000]),
-    ("start_line", "integer", lambda f: f.start_line),
-    ("end_line", "integer", lambda f: f.end_line),
-    ("tool", "text", lambda f: f.tool[:200]),
-    ("snippet", "text", lambda f: f.snippet),
-    ("partial_fingerprints", "jsonb", lambda f: json.dumps(f.partial_fingerprints)),
-    ("help_uri", "text", lambda f: f.help_uri[:1000]),
+    ("rule_id", lambda f: f.rule_id[:500]),
+    ("title", lambda f: (f.rule_title or f.rule_id)[:500]),
+    ("severity", lambda f: f.severity),
+    ("severity_rank", lambda f: SEVERITY_RANK[f.severity]),
+    ("description", lambda f: f.message),
+    ("file_path", lambda f: f.file_path[:1000]),
+    ("start_line", lambda f: f.start_line),
+    ("end_line", lambda f: f.end_line),
+    ("tool", lambda f: f.tool[:200]),
+    ("snippet", lambda f: f.snippet),
+    ("partial_fingerprints", lambda f: json.dumps(f.partial_fingerprints)),
+    ("help_uri", lambda f: f.help_uri[:1000]),
 )
 
 
@@ -87,105 +87,113 @@ class OrmWriter:
 
 
 class CopyWriter:
-    """PostgreSQL: COPY every batch into a temporary table, then four statements for the whole scan.
+    """PostgreSQL: every batch is written by a thread on the import's connection while the caller parses the next
+    one, so PostgreSQL works on one batch while Python reads the next (the two use different cores).
 
-    The COPYs run in a thread of their own on the import's connection while the caller parses the next batch, so
-    PostgreSQL stores one batch while Python reads the next (the two use different cores). A repository's first
-    import, which has nothing to match, is copied straight into the findings table, its foreign keys checked batch
-    by batch in that thread rather than all at COMMIT.
+    A repository's first import has nothing to match: its batches are copied straight into the findings table.
+    Any later import marks the batch's known fingerprints seen (one UPDATE ... RETURNING, which also reopens the
+    resolved ones) and copies in only the rest, the new findings. Foreign keys are checked statement by statement,
+    in the thread, rather than all at COMMIT.
     """
 
     def __init__(self, scan: Scan, now: datetime):
         self.scan, self.now, self.counts = scan, now, Counts()
         self.cursor = connection.cursor()
-        self.direct = not Finding.objects.filter(repository_id=scan.repository_id).exists()
-        if self.direct:
-            # Checked at the end of each batch's COPY, in the thread; set back to deferred in finish().
-            self.cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            names = [name for name, _, _ in COLUMNS]
-            constants = {"repository_id": scan.repository_id, "status": Finding.Status.OPEN,
-                         "first_scan_id": scan.pk, "last_scan_id": scan.pk, "created_at": now.isoformat(),
-                         "updated_at": now.isoformat()}
-            self.constant_text = "\t".join(_copy_text(v) for v in constants.values())
-            target = f"{Finding._meta.db_table} ({', '.join([*names, *constants])})"
-        else:
-            columns = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in COLUMNS)
-            # Dropped at the end; ON COMMIT DROP would outlive a rolled-back savepoint in an outer transaction.
-            self.cursor.execute(_sql("DROP TABLE IF EXISTS {stage}"))
-            self.cursor.execute(_sql("CREATE TEMPORARY TABLE {stage} (%s)") % columns)
-            target = _sql("{stage} ({columns})")
-        self.copier = _BackgroundCopy(self.cursor, f"COPY {target} FROM STDIN")
+        self.first = not Finding.objects.filter(repository_id=scan.repository_id).exists()
+        self.cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred again in finish() / abort()
+        names = ["fingerprint", *(name for name, _ in COLUMNS)]
+        constants = {"repository_id": scan.repository_id, "status": Finding.Status.OPEN,
+                     "first_scan_id": scan.pk, "last_scan_id": scan.pk, "created_at": now.isoformat(),
+                     "updated_at": now.isoformat()}
+        self.row_end = "\t" + "\t".join(_copy_text(v) for v in constants.values()) + "\n"
+        self.copy_sql = f"COPY {Finding._meta.db_table} ({', '.join([*names, *constants])}) FROM STDIN"
+        self.params = {"repo": scan.repository_id, "scan": scan.pk, "now": now}
+        self.worker = _Background(self._copy if self.first else self._match_and_copy)
 
     def add(self, batch: Mapping[str, ParsedFinding]) -> None:
-        buffer = io.StringIO()
-        suffix = "\t" + self.constant_text + "\n" if self.direct else "\n"
-        for fingerprint, item in batch.items():
-            values = [fingerprint] + [value(item) for _, _, value in COLUMNS[1:]]
-            buffer.write("\t".join(_copy_text(v) for v in values))
-            buffer.write(suffix)
-        self.copier.put(buffer.getvalue())
-        if self.direct:
+        if self.first:
+            self.worker.put(self._copy_rows(batch))  # the text is built here, while the thread copies the last batch
             self.counts.new += len(batch)
+        else:
+            self.worker.put(batch)
+
+    def _copy_rows(self, batch: Mapping[str, ParsedFinding]) -> str:
+        row_end = self.row_end
+        return "".join(
+            "\t".join([fingerprint, *(_copy_text(value(item)) for _, value in COLUMNS)]) + row_end
+            for fingerprint, item in batch.items()
+        )
+
+    def _copy(self, text: str) -> None:
+        self.cursor.copy_expert(self.copy_sql, io.StringIO(text))
+
+    def _match_and_copy(self, batch: Mapping[str, ParsedFinding]) -> None:
+        """In the thread: mark the known fingerprints seen (reopening the resolved ones), copy in the others."""
+        self.cursor.execute(_sql(SEEN), {**self.params, "fingerprints": list(batch)})
+        seen = self.cursor.fetchall()
+        reappeared = sum(1 for _, was_resolved in seen if was_resolved)
+        self.counts.reappeared += reappeared
+        self.counts.unchanged += len(seen) - reappeared
+        if len(seen) < len(batch):
+            known = {fingerprint for fingerprint, _ in seen}
+            new = {fingerprint: item for fingerprint, item in batch.items() if fingerprint not in known}
+            self._copy(self._copy_rows(new))
+            self.counts.new += len(new)
 
     def abort(self) -> None:
         """The import failed: stop the thread (its work is rolled back with the transaction)."""
-        self.copier.close(raise_error=False)
-        if self.direct and self.copier.error is None:
+        self.worker.close(raise_error=False)
+        if self.worker.error is None:
             # A file that can't be read (not a database error): an outer transaction goes on, as it was.
             self.cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
     def finish(self) -> Counts:
-        self.copier.close()
-        if self.direct:
-            self.cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-            self.cursor.close()
-            return self.counts
-        params = {"repo": self.scan.repository_id, "scan": self.scan.pk, "now": self.now}
-        run = self.cursor.execute
-        run(_sql(
-            "UPDATE {finding} f SET status = 'open', resolved_at = NULL, resolved_scan_id = NULL, "
-            "reappeared_scan_id = %(scan)s, last_scan_id = %(scan)s, updated_at = %(now)s "
-            "FROM {stage} s WHERE {match} AND f.status <> 'open'"
-        ), params)
-        self.counts.reappeared = self.cursor.rowcount
-        run(_sql(
-            "UPDATE {finding} f SET last_scan_id = %(scan)s, updated_at = %(now)s "
-            "FROM {stage} s WHERE {match} AND f.status = 'open' AND f.last_scan_id IS DISTINCT FROM %(scan)s"
-        ), params)
-        self.counts.unchanged = self.cursor.rowcount
-        run(_sql(
-            "INSERT INTO {finding} (repository_id, {columns}, status, first_scan_id, last_scan_id, created_at, "
-            "updated_at) SELECT %(repo)s, {stage_columns}, 'open', %(scan)s, %(scan)s, %(now)s, %(now)s "
-            "FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {finding} f WHERE {match})"
-        ), params)
-        self.counts.new = self.cursor.rowcount
-        run(_sql("DROP TABLE {stage}"))
+        self.worker.close()
+        self.cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        if self.first and self.counts.new >= ANALYZE_AFTER:
+            # The planner would still think the repository holds nothing until autovacuum analyzes the table (about
+            # a minute later) and plan the next import's lookups as scans of all its findings, batch after batch.
+            self.cursor.execute(_sql("ANALYZE {finding}"))
         self.cursor.close()
         return self.counts
 
 
-class _BackgroundCopy:
-    """COPY statements run one batch at a time by a thread on the caller's connection. Only the thread uses the
-    connection until close(): the caller is parsing meanwhile. At most two batches wait, so memory stays bounded."""
+# Both cases in one statement, by the values before the update: an open finding was seen again; a resolved one
+# reappeared (open again, its resolution cleared). RETURNING tells which fingerprints of the batch were known.
+SEEN = (
+    "UPDATE {finding} f SET last_scan_id = %(scan)s, updated_at = %(now)s, status = 'open', resolved_at = NULL, "
+    "resolved_scan_id = NULL, reappeared_scan_id = CASE WHEN f.status = 'open' THEN f.reappeared_scan_id "
+    "ELSE %(scan)s END "
+    "WHERE f.repository_id = %(repo)s AND f.fingerprint = ANY(%(fingerprints)s) "
+    "RETURNING f.fingerprint, f.reappeared_scan_id IS NOT DISTINCT FROM %(scan)s"
+)
+# A first import of this many findings or more analyzes the findings table before it commits.
+ANALYZE_AFTER = 10_000
 
-    def __init__(self, cursor, sql: str):
-        self.cursor, self.sql = cursor, sql
-        self.queue: queue.Queue[str | None] = queue.Queue(maxsize=2)
+
+class _Background:
+    """Runs `write` on each batch, one at a time, in a thread of its own on the caller's connection. Only the
+    thread uses the connection until close(): the caller is parsing meanwhile. At most two batches wait, so memory
+    stays bounded."""
+
+    def __init__(self, write: Callable[[Any], None]):
+        self.write = write
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="certifai-import-copy", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="certifai-import-writer", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        while (text := self.queue.get()) is not None:
+        while (batch := self.queue.get()) is not None:
             if self.error is None:  # after an error, drain the queue so the caller never blocks
                 try:
-                    self.cursor.copy_expert(self.sql, io.StringIO(text))
+                    self.write(batch)
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                     self.error = exc
 
-    def put(self, text: str) -> None:
+    def put(self, batch: Any) -> None:
         self._raise()
-        self.queue.put(text)
+        self.queue.put(batch)
 
     def close(self, raise_error: bool = True) -> None:
         if self.thread.is_alive():
@@ -213,14 +221,8 @@ def record_changes(scan: Scan) -> None:
 
 
 def _sql(template: str) -> str:
-    """Fill in table and column names, all constants of this module and the models (no user input);
-    values always travel as query parameters."""
-    names = [name for name, _, _ in COLUMNS]
-    return template.format(
-        finding=Finding._meta.db_table, stage=STAGE,
-        match="f.repository_id = %(repo)s AND f.fingerprint = s.fingerprint",
-        columns=", ".join(names), stage_columns=", ".join(f"s.{name}" for name in names),
-    )
+    """Fill in the table names of the models (no user input); values always travel as query parameters."""
+    return template.format(finding=Finding._meta.db_table)
 
 
 def _copy_text(value: object) -> str:

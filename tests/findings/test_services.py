@@ -275,8 +275,8 @@ def test_first_import_failing_after_batches_were_written_leaves_nothing(each_wri
 
     monkeypatch.setattr(services, "BATCH_SIZE", 10)
     sent = []
-    monkeypatch.setattr(bulk._BackgroundCopy, "put", lambda self, text, put=bulk._BackgroundCopy.put: (
-        sent.append(text), put(self, text)))
+    monkeypatch.setattr(bulk._Background, "put", lambda self, batch, put=bulk._Background.put: (
+        sent.append(batch), put(self, batch)))
     _sarif_with_a_bad_result(tmp_path / "broken.sarif", good=30)
     repo = RepositoryFactory()
     with pytest.raises(services.ScanImportError) as caught:
@@ -290,3 +290,59 @@ def test_first_import_failing_after_batches_were_written_leaves_nothing(each_wri
         ', {"ruleId": "R0", "message": {"text": "broken"}, "locations": {"not": "a list"}}', ""))
     scan = services.import_scan(repository=repo, path=tmp_path / "good.sarif")
     assert scan.counts["new"] == 25 and Finding.objects.filter(repository=repo).count() == 25
+
+
+def test_reimport_failing_after_batches_were_written_changes_nothing(each_writer, tmp_path, monkeypatch):
+    # A repository with open and resolved findings; then a file whose first three batches of 10 hold 15 of the
+    # open ones, the 10 resolved ones (they would reappear) and 5 new results before result 30 is broken. On
+    # PostgreSQL those batches are already matched and written by the writer's thread when the error comes.
+    from findings import bulk
+
+    monkeypatch.setattr(services, "BATCH_SIZE", 10)
+    repo = RepositoryFactory()
+    _sarif_with_a_bad_result(tmp_path / "first.sarif", good=25)
+    _strip_bad_result(tmp_path / "first.sarif")
+    services.import_scan(repository=repo, path=tmp_path / "first.sarif")
+    _sarif_with_a_bad_result(tmp_path / "second.sarif", good=15)
+    _strip_bad_result(tmp_path / "second.sarif")
+    assert services.import_scan(repository=repo, path=tmp_path / "second.sarif").counts["resolved"] == 10
+    before, changes = _state(repo), FindingChange.objects.count()
+
+    sent = []
+    monkeypatch.setattr(bulk._Background, "put", lambda self, batch, put=bulk._Background.put: (
+        sent.append(batch), put(self, batch)))
+    _sarif_with_a_bad_result(tmp_path / "broken.sarif", good=30)
+    with pytest.raises(services.ScanImportError, match=r"runs\[0\]\.results\[30\]\.locations"):
+        services.import_scan(repository=repo, path=tmp_path / "broken.sarif")
+    assert len(sent) == (3 if each_writer == "copy" else 0)
+    assert _state(repo) == before
+    assert FindingChange.objects.count() == changes
+
+
+def _strip_bad_result(path) -> None:
+    path.write_text(path.read_text().replace(
+        ', {"ruleId": "R0", "message": {"text": "broken"}, "locations": {"not": "a list"}}', ""))
+
+
+def test_reimport_statements_grow_with_batches_not_findings(data_dir, django_assert_max_num_queries, monkeypatch):
+    repo = RepositoryFactory()
+    _import(repo, data_dir, BANDIT1)
+    monkeypatch.setattr(services, "BATCH_SIZE", 10)  # 49 findings, 2 of them new, 2 resolved: 5 batches
+    with django_assert_max_num_queries(5 * 2 + 16):
+        scan = _import(repo, data_dir, BANDIT2)
+    assert (scan.counts["new"], scan.counts["unchanged"], scan.counts["resolved"]) == (2, 47, 2)
+
+
+def test_big_first_import_leaves_the_planner_knowing_the_findings(data_dir, monkeypatch):
+    # Without fresh statistics the next import's per-batch lookups would be planned as if the repository held
+    # nothing (scans of all its findings, batch after batch) until autovacuum comes by.
+    from django.db import connection
+
+    from findings import bulk
+
+    monkeypatch.setattr(bulk, "ANALYZE_AFTER", 40)
+    repo = RepositoryFactory()
+    _import(repo, data_dir, BANDIT1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Finding._meta.db_table])
+        assert cursor.fetchone()[0] == Finding.objects.count() == 49
