@@ -557,7 +557,8 @@ def _pages_markdown(out: list[str], pages: dict, rows: list[dict], table: str) -
             f"-c{opts['connections']} -d{opts['seconds']:g}s` per page and round, {opts.get('rounds', 1)} "
             "round(s) over all the pages one after the other, after "
             f"{opts['warmup']:g} s of unmeasured warm-up per page; each figure is the median of the rounds' (the "
-            "median column adds the lowest and highest round median in brackets); a Lua script setting the session cookie (pages) or `Authorization: Token` (API) and counting "
+            "median column adds the lowest and highest round median in brackets); a Lua script setting the "
+            "session cookie (pages) or `Authorization: Token` (API) and counting "
             "every non-2xx answer. Latencies are wrk's (loopback, so server time plus well under a millisecond); "
             f"with {opts['connections']} requests in flight on 2 cores a request also waits for the others' CPU.\n")
     else:
