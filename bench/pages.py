@@ -91,6 +91,7 @@ def seed_team(cursor, team_name: str, username: str, repositories: int, findings
     from rest_framework.authtoken.models import Token
 
     from findings.models import Repository, Scan
+    from issues.services import planned_title_sql
     from teams.models import Membership, Role, Team
     from trackers.services import save_tracker
 
@@ -190,7 +191,8 @@ def seed_team(cursor, team_name: str, username: str, repositories: int, findings
     # accepted risk), 7% pending creation, 3% failed; external ids numbered per repository.
     cursor.execute("""
         CREATE TEMP TABLE bench_pick AS
-        SELECT f.id, f.repository_id, f.fingerprint, f.title, f.severity, f.status, f.created_at, f.first_scan_id,
+        SELECT f.id, f.repository_id, f.fingerprint, f.title, f.rule_id, f.file_path, f.start_line, f.severity,
+               f.status, f.created_at, f.first_scan_id,
                random() AS r, row_number() OVER (PARTITION BY f.repository_id ORDER BY f.id) AS n
         FROM (SELECT * FROM findings_finding WHERE repository_id = ANY(%s) AND severity_rank <= 2
               ORDER BY random() LIMIT %s) f
@@ -203,7 +205,7 @@ def seed_team(cursor, team_name: str, username: str, repositories: int, findings
             created_at, updated_at)
         SELECT p.repository_id, br.config_id, br.tracker, p.fingerprint, p.id,
             CASE WHEN p.r < 0.9 THEN (CASE WHEN br.tracker = 'jira' THEN 'SEC-' ELSE '' END) || p.n ELSE '' END,
-            CASE WHEN p.r < 0.9 THEN '[' || upper(p.severity) || '] ' || p.title ELSE '' END,
+            {planned_title},
             CASE WHEN p.r >= 0.9 THEN ''
                  WHEN br.tracker = 'jira' THEN 'https://jira.example.com/browse/SEC-' || p.n
                  ELSE 'https://' || br.tracker || '.example.com/acme/repo-' || p.repository_id || '/issues/' || p.n
@@ -224,7 +226,7 @@ def seed_team(cursor, team_name: str, username: str, repositories: int, findings
             CASE WHEN p.r >= 0.9 THEN now() + interval '5 minutes' END,
             p.created_at, p.created_at + interval '1 hour'
         FROM bench_pick p JOIN bench_repo br ON br.id = p.repository_id
-    """)
+    """.replace("{planned_title}", planned_title_sql("p")))  # filed or not, the title the claim gives (see issues)
     step("tracker issues")
     cursor.execute("""
         INSERT INTO issues_issueevent (issue_id, scan_id, action, ok, message, created_at)

@@ -224,6 +224,8 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
+        # Fanout exchanges (worker control, broadcasts); kombu's default is ./control in the current directory.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
     if os.environ.get("CERTIFAI_ENSURE_BROKER_DIR", "1") == "1":

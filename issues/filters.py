@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q
 
 from findings.filters import BootstrapFilterSet, user_repositories
 from trackers.models import TrackerType
@@ -29,16 +28,11 @@ class IssueFilter(BootstrapFilterSet):
         self.form.fields["q"].widget.attrs["type"] = "search"
 
     def search(self, queryset, name, value):
+        # Filed issues carry the tracker's title, pending ones the title they will be filed under
+        # (issues.services.planned_title_sql): one condition per word, answered on PostgreSQL by the trigram index
+        # on the title (issues/migrations/0002).
         for word in value.split():
-            # A pending issue has no title yet: it will be named after its finding. Two subqueries rather than one
-            # OR across the join, so that PostgreSQL can answer the title part from its trigram index
-            # (issues/migrations/0002) and the finding-title part from the few untitled issues alone.
-            # The untitled ones are looked up once here (a list of ids, at most the issues not filed yet), not in
-            # both the page's query and its count.
-            titled = TrackerIssue.objects.filter(title__icontains=word).values("pk")
-            untitled = list(TrackerIssue.objects.filter(title="", finding__title__icontains=word)
-                            .values_list("pk", flat=True))
-            queryset = queryset.filter(Q(pk__in=titled) | Q(pk__in=untitled))
+            queryset = queryset.filter(title__icontains=word)
         return queryset
 
     def by_status(self, queryset, name, value):

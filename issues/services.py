@@ -86,6 +86,20 @@ def plan_scan(scan: Scan) -> dict[str, int]:
     return {"planned_create": created, "planned_reopen": reopened, "planned_close": closed, "planned_move": moved}
 
 
+def planned_title_sql(alias: str) -> str:
+    """SQL for the title a finding's issue will be filed under (IssueContent.title, kept equal by a test), from the
+    columns of the finding `alias`. A claimed row carries it until the tracker answers with its own, so the Issues
+    search is one indexed condition on the issue's title, filed or not. Portable: PostgreSQL and SQLite."""
+    f = alias
+    text = (
+        f"'[' || UPPER({f}.severity) || '] ' || CASE WHEN {f}.title <> '' AND {f}.title <> {f}.rule_id THEN {f}.title "
+        f"WHEN {f}.rule_id <> '' THEN {f}.rule_id ELSE 'Finding' END || CASE WHEN {f}.file_path = '' THEN '' "
+        f"WHEN {f}.start_line IS NOT NULL AND {f}.start_line <> 0 "
+        f"THEN ' in ' || {f}.file_path || ':' || CAST({f}.start_line AS TEXT) ELSE ' in ' || {f}.file_path END"
+    )
+    return f"CASE WHEN LENGTH({text}) <= 250 THEN {text} ELSE SUBSTR({text}, 1, 249) || '…' END"
+
+
 def _plan_creates(config: TrackerConfig, scan: Scan | None) -> int:
     """Claim a row for every open finding at or above the threshold that has no issue yet: one INSERT ... SELECT
     for all of them (100,000 findings need no model object), skipping a fingerprint that has a row already
@@ -99,8 +113,9 @@ def _plan_creates(config: TrackerConfig, scan: Scan | None) -> int:
         if model_field.primary_key:
             continue
         columns.append(connection.ops.quote_name(model_field.column))
-        if model_field.name in ("fingerprint", "finding"):
-            values.append("f.fingerprint" if model_field.name == "fingerprint" else "f.id")
+        if model_field.name in ("fingerprint", "finding", "title"):
+            values.append({"fingerprint": "f.fingerprint", "finding": "f.id", "title": planned_title_sql("f")}[
+                model_field.name])
         else:
             values.append("%s")
             params.append(model_field.get_db_prep_save(getattr(template, model_field.attname), connection))
@@ -633,8 +648,8 @@ def request_issue(finding: Finding) -> TrackerIssue:
         raise TrackerConfigError("this repository has no tracker configured")
     TrackerIssue.objects.bulk_create(
         [TrackerIssue(repository_id=finding.repository_id, tracker_config=config, tracker=config.type,
-                      fingerprint=finding.fingerprint, finding=finding, sync_state=Sync.PENDING,
-                      pending_action=Action.CREATE)],
+                      fingerprint=finding.fingerprint, finding=finding, title=issue_content(finding).title,
+                      sync_state=Sync.PENDING, pending_action=Action.CREATE)],
         ignore_conflicts=True,
     )
     return TrackerIssue.objects.get(repository_id=finding.repository_id, fingerprint=finding.fingerprint)

@@ -91,16 +91,18 @@ class IssueTable(FastTable):
         return tracker_badge(record.tracker)
 
     def render_title(self, record):
-        if record.title:
-            if record.finding_id:
-                return format_html('<a href="{}">{}</a>', reverse("finding-detail", args=[record.finding_id]),
-                                   record.title)
-            return record.title
+        # Not filed yet: the title it will be filed under (or, on a row claimed before titles were planned, its
+        # finding's), marked as such.
+        title = record.title or (record.finding.title or record.finding.rule_id if record.finding_id else "")
+        if not title:
+            return DASH
         if record.finding_id:
-            finding = record.finding
-            return format_html('<a href="{}">{}</a> <span class="small text-body-secondary">(not filed yet)</span>',
-                               reverse("finding-detail", args=[record.finding_id]), finding.title or finding.rule_id)
-        return DASH
+            link = format_html('<a href="{}">{}</a>', reverse("finding-detail", args=[record.finding_id]), title)
+        else:
+            link = title
+        if record.external_id:
+            return link
+        return format_html('{} <span class="small text-body-secondary">(not filed yet)</span>', link)
 
     def render_repository(self, record):
         return format_html('<a href="{}">{}</a>', reverse("repository-detail", args=[record.repository_id]),

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from findings.models import SEVERITY_RANK, Finding, Repository, Scan
 from issues.models import TrackerIssue
+from issues.services import issue_content
 from trackers.services import save_tracker
 
 CANARY_TOKEN = "ghp_CANARY-never-render-me-7f3a9c"  # must never appear in any page
@@ -79,6 +80,7 @@ def issue(finding_: Finding, sync: str = TrackerIssue.Sync.SYNCED, **fields) -> 
         fields.setdefault("created", timezone.now())
     else:
         fields.setdefault("pending_action", TrackerIssue.Action.CREATE)
+        fields.setdefault("title", issue_content(finding_).title)  # what the claim gives it
     return TrackerIssue.objects.create(
         repository=finding_.repository, tracker_config=config, tracker=tracker_type, fingerprint=finding_.fingerprint,
         finding=finding_, sync_state=sync, **fields,

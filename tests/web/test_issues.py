@@ -63,7 +63,7 @@ def test_columns_badges_statuses_and_links(web, issues):
     assert "Jira: Field &#x27;labels&#x27; cannot contain spaces" in html
     assert "GitHub answered 502 Bad Gateway" in html
     assert len(re.findall(r'action="/issues/\d+/retry/"', html)) == 2
-    # a pending issue has no title yet: it is named after its finding
+    # a pending issue shows the title it will be filed under, marked as not filed yet
     assert "Pickle load" in html and "(not filed yet)" in html
 
 

@@ -95,7 +95,7 @@ def test_tool_choices_are_the_users_tools_only(web, f, user):
     assert html.count(">All tools</option>") == 1
 
 
-def test_issue_search_finds_titles_and_pending_issues_by_their_finding(web, f):
+def test_issue_search_finds_filed_and_pending_issues_by_their_titles(web, f):
     repo = f.repository()
     f.tracker(repo, "github")
     filed = f.issue(f.finding(repo, title="SQL injection in login"), title="[HIGH] SQL injection in login")
