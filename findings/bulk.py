@@ -153,7 +153,8 @@ class CopyWriter:
         if self.first and self.counts.new >= ANALYZE_AFTER:
             # The planner would still think the repository holds nothing until autovacuum analyzes the table (about
             # a minute later) and plan the next import's lookups as scans of all its findings, batch after batch.
-            self.cursor.execute(_sql("ANALYZE {finding}"))
+            # Only the columns that imports, the pipeline and the lists filter on: a third of a full ANALYZE's time.
+            self.cursor.execute(_sql("ANALYZE {finding} (repository_id, status, tool, severity_rank)"))
         self.cursor.close()
         return self.counts
 
