@@ -91,15 +91,14 @@ class IssueTable(FastTable):
         return tracker_badge(record.tracker)
 
     def render_title(self, record):
-        # Not filed yet: the title it will be filed under (or, on a row claimed before titles were planned, its
-        # finding's), marked as such.
-        title = record.title or (record.finding.title or record.finding.rule_id if record.finding_id else "")
-        if not title:
+        # Not filed yet: the title it will be filed under (issues.services.planned_title_sql), marked as such.
+        if not record.title:
             return DASH
         if record.finding_id:
-            link = format_html('<a href="{}">{}</a>', reverse("finding-detail", args=[record.finding_id]), title)
+            link = format_html('<a href="{}">{}</a>', reverse("finding-detail", args=[record.finding_id]),
+                               record.title)
         else:
-            link = title
+            link = record.title
         if record.external_id:
             return link
         return format_html('{} <span class="small text-body-secondary">(not filed yet)</span>', link)
