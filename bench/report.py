@@ -327,7 +327,8 @@ def _import_markdown(out: list[str], results: dict, args, rows: list[dict], tabl
             statements = _median([r["statements"] for r in runs])
             sql = _median([r["sql_seconds"] for r in runs])
             cells = [
-                scenario, f"{size:,}", f"{file_mb:.0f} MB", ", ".join(f"{r['seconds']:.2f}" for r in runs),
+                scenario, f"{size:,}", f"{file_mb:.0f} MiB ({results['files'][name]['bytes'] / 1e6:.0f} MB)",
+                ", ".join(f"{r['seconds']:.2f}" for r in runs),
                 f"{median:.2f} s", f"{size / median:,.0f}",
                 f"{_median([r['base_rss_kb'] for r in runs]) / 1024:.0f} MB",
                 f"{max(r['peak_rss_kb'] for r in runs) / 1024:.0f} MB",
