@@ -171,11 +171,12 @@ def scale_benchmarks(args, run, results: dict) -> None:
     if args.matching_sizes:
         say("Matching (issues.services.plan_scan, a scan against as many existing issues):")
     for size in args.matching_sizes:
-        result = run({"task": "matching", "fresh": True, "findings": size}, timeout=1800)
-        results.setdefault("matching", []).append(result)
-        say(f"  {size:>7,}: " + ", ".join(
-            f"{name} {result[name]['seconds']:.2f} s / {result[name]['statements']} statements"
-            for name in ("claim", "changed", "reappeared")))
+        for i in range(args.matching_runs):
+            result = run({"task": "matching", "fresh": True, "findings": size}, timeout=1800)
+            results.setdefault("matching", []).append(result)
+            say(f"  {size:>7,} run {i + 1}/{args.matching_runs}: " + ", ".join(
+                f"{name} {result[name]['seconds']:.2f} s / {result[name]['statements']} statements"
+                for name in ("claim", "changed", "reappeared")))
     if args.sync_profile_findings:
         result = run({"task": "sync_profile", "fresh": True, "findings": args.sync_profile_findings}, timeout=900)
         results["sync_profile"] = result
@@ -234,6 +235,8 @@ def main() -> int:
     parser.add_argument("--pages-filter", default="", help="regular expression: only the pages whose key matches")
     parser.add_argument("--matching-sizes", default="1000,10000,100000",
                         help="findings (and issues) of the matching benchmark (plan_scan against existing issues)")
+    parser.add_argument("--matching-runs", type=int, default=3, help="runs per matching size (median reported)")
+    parser.add_argument("--pipeline-runs", type=int, default=3, help="runs of each pipeline variant (median)")
     parser.add_argument("--no-trackers", dest="trackers", action="store_false",
                         help="skip the trackers-in-parallel benchmark (real Celery workers, four fake trackers)")
     parser.add_argument("--trackers-concurrency", type=int, default=4, help="worker pool processes")
@@ -250,6 +253,7 @@ def main() -> int:
     if args.quick:
         args.sizes = [s for s in args.sizes if s <= 10_000] or [1000]
         args.runs, args.pipeline_findings, args.naive_size = 1, 200, min(args.naive_size, 2000)
+        args.matching_runs = args.pipeline_runs = 1
     quick = args.quick
     args.pages_findings = args.pages_findings or (20_000 if quick else 500_000)
     args.pages_issues = args.pages_issues or (4_000 if quick else 100_000)
@@ -355,14 +359,16 @@ def main() -> int:
             for name, scale, latency in variants:
                 say(f"Pipeline, {name}: {args.pipeline_findings:,} new findings -> fake GitHub, "
                     f"{latency * 1000:.2f} ms per request, 80/min and 500/h enforced, time x{scale:g}:")
-                result = run({"task": "pipeline", "fresh": True, "findings": args.pipeline_findings, "scale": scale,
-                              "latency": latency, "deadline": args.pipeline_deadline},
-                             timeout=args.pipeline_deadline + 120)
-                result.update(name=name, scale=scale, latency=latency)
-                results.setdefault("pipelines", []).append(result)
-                say(f"  {result['seconds']:.1f} s wall, {result['issues']} issues, {result['limited_answers']} "
-                    f"answers 403/429, {result['duplicates']} duplicates; minimum {result['minimum_with_latency']:.1f} "
-                    f"s (limits only {result['minimum_limits_only']:.1f} s)")
+                for i in range(args.pipeline_runs):
+                    result = run({"task": "pipeline", "fresh": True, "findings": args.pipeline_findings,
+                                  "scale": scale, "latency": latency, "deadline": args.pipeline_deadline},
+                                 timeout=args.pipeline_deadline + 120)
+                    result.update(name=name, scale=scale, latency=latency)
+                    results.setdefault("pipelines", []).append(result)
+                    say(f"  run {i + 1}/{args.pipeline_runs}: {result['seconds']:.1f} s wall, {result['issues']} "
+                        f"issues, {result['limited_answers']} answers 403/429, {result['duplicates']} duplicates; "
+                        f"minimum {result['minimum_with_latency']:.1f} s (limits only "
+                        f"{result['minimum_limits_only']:.1f} s)")
 
         scale_benchmarks(args, run, results)
         if args.pages:
