@@ -352,3 +352,37 @@ def test_big_first_import_leaves_the_planner_knowing_the_findings(data_dir, monk
         assert cursor.fetchone()[0] == Finding.objects.count() == 49
         cursor.execute("SELECT attname FROM pg_stats WHERE tablename = %s", [table])
         assert {"repository_id", "fingerprint", "status", "tool"} <= {name for (name,) in cursor.fetchall()}
+
+
+TRICKY = "back\\slash \\N tab\there\nnew line\r\ncarriage é 漢字 🛡 \\\\t end"
+
+
+def _tricky_sarif(path, lines: list[int]) -> None:
+    import json
+
+    results = [{"ruleId": "R\\1\t", "level": "error", "message": {"text": f"{TRICKY} #{line}"},
+                "partialFingerprints": {"k\t\\": "v\n\\N"},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": "src/we\\ird\tname.py"},
+                    "region": {"startLine": line, "snippet": {"text": f"\tif x:\n\t\treturn '\\\\' # {line}"}}}}]}
+               for line in lines]
+    path.write_text(json.dumps({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "CodeQL"}},
+                                                               "results": results}]}))
+
+
+def test_text_with_copy_special_characters_is_stored_as_it_was(each_writer, tmp_path):
+    # Backslashes, tabs, newlines and carriage returns are COPY's own syntax: a first import (copied straight into
+    # the table) and a re-import's new findings (copied by the writer thread) must store them unchanged.
+    repo = RepositoryFactory()
+    _tricky_sarif(tmp_path / "first.sarif", [1, 2])
+    services.import_scan(repository=repo, path=tmp_path / "first.sarif")
+    _tricky_sarif(tmp_path / "second.sarif", [1, 2, 3])
+    scan = services.import_scan(repository=repo, path=tmp_path / "second.sarif")
+    assert (scan.counts["new"], scan.counts["unchanged"]) == (1, 2)
+    for line in (1, 2, 3):
+        finding = Finding.objects.get(repository=repo, start_line=line)
+        assert finding.description == f"{TRICKY} #{line}"
+        assert finding.rule_id == "R\\1\t"
+        assert finding.file_path == "src/we/ird\tname.py"  # a backslash in a path is a separator (normalize_path)
+        assert finding.snippet == f"\tif x:\n\t\treturn '\\\\' # {line}"
+        assert finding.partial_fingerprints == {"k\t\\": "v\n\\N"}
