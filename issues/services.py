@@ -206,11 +206,16 @@ def _plan_closes(scan: Scan, config: TrackerConfig) -> int:
 
 def _plan_moved_code(scan: Scan, config: TrackerConfig) -> int:
     """A finding resolved by this scan and a new one with the same rule and file whose code snippet or
-    SARIF partialFingerprints match: the same vulnerability moved. The new finding takes over the issue."""
+    SARIF partialFingerprints match: the same vulnerability moved. The new finding takes over the issue.
+
+    Only a filed issue moves. One not filed yet (or being filed right now) keeps its finding and the content it
+    is being filed with, its marker its own fingerprint; the new finding gets an issue of its own, and the old
+    one is closed once filed (_record_success)."""
     # Only what matching and the hand-over read: not the descriptions (15,000 moved findings, a few hundred MB).
     matched_fields = ("id", "fingerprint", "rule_id", "file_path", "start_line", "snippet", "partial_fingerprints")
     resolved = list(
         Finding.objects.filter(resolved_scan=scan, tracker_issue__isnull=False)
+        .exclude(tracker_issue__external_id="")
         .exclude(snippet="", partial_fingerprints={})
         .select_related("tracker_issue").only(*matched_fields, "tracker_issue")
     )
@@ -491,8 +496,23 @@ def _record_success(row: TrackerIssue, action: str, issue: ExternalIssue) -> Non
         if not done:
             # A newer scan asked for something else meanwhile: keep that request, record what we learnt.
             TrackerIssue.objects.filter(pk=row.pk).update(**tracker_fields)
+        elif action == Action.CREATE:
+            _close_if_fixed_meanwhile(row)
         IssueEvent.objects.create(issue=row, scan_id=row.action_scan_id, action=action, ok=True,
                                   message=f"{row.get_tracker_display()} {issue.external_id}: {issue.status}")
+
+
+def _close_if_fixed_meanwhile(row: TrackerIssue) -> None:
+    """A finding resolved while its issue was still being filed (a later scan no longer found it, or its code
+    moved): the planner had no filed issue to close then, so the close is queued now that there is one."""
+    finding = Finding.objects.filter(pk=row.finding_id, status=Finding.Status.RESOLVED).only("resolved_scan").first()
+    if finding is None or not row.tracker_config.auto_close:
+        return
+    TrackerIssue.objects.filter(pk=row.pk, pending_action=Action.NONE).update(
+        pending_action=Action.CLOSE, sync_state=Sync.PENDING, action_scan_id=finding.resolved_scan_id, attempts=0,
+        claimed_at=None, next_attempt_at=None,
+        pending_comment=f"Certifai no longer finds this in scan {finding.resolved_scan_id}: closing as fixed.",
+    )
 
 
 def _external_fields(row: TrackerIssue, issue: ExternalIssue, now: datetime) -> dict:

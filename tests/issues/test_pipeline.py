@@ -197,6 +197,25 @@ def test_moved_code_keeps_its_issue(github, github_repo):
     assert any("bad/vulpy.py:60" in c and new_finding.fingerprint in c for c in comments)
 
 
+def test_code_that_moved_before_its_issue_was_filed_gets_an_issue_of_its_own(github, github_repo):
+    # The first scan's issue is claimed but not filed yet (or being filed) when the second scan moves the code:
+    # the old issue keeps the content and marker it is filed with, and is closed once filed; the new location
+    # gets its own issue. Every issue's marker is the fingerprint of the row that filed it: no lookup can miss.
+    old = parsed("B201", "bad/vulpy.py", 55, "high", snippet="app.run(debug=True)")
+    new = parsed("B201", "bad/vulpy.py", 60, "high", snippet="app.run(debug=True)")
+    services.plan_scan(scan(github_repo, old))
+    plan = services.plan_scan(scan(github_repo, new))
+    assert plan["planned_move"] == 0 and plan["planned_create"] == 1
+    services.sync_repository(github_repo.pk)
+    services.sync_repository(github_repo.pk)  # the close queued once the old issue was filed
+    assert github.issue_count("acme/app") == 2
+    for row in TrackerIssue.objects.select_related("finding"):
+        issue = github.issue("acme/app", int(row.external_id))
+        assert row.fingerprint == row.finding.fingerprint and f"certifai:fingerprint={row.fingerprint}" in issue["body"]
+        assert row.sync_state == "synced"
+        assert issue["state"] == ("open" if row.finding.start_line == 60 else "closed"), row.finding.start_line
+
+
 def test_planning_statements_grow_with_batches_not_findings(github_repo):
     from django.db import connection
     from django.db.models import CharField
