@@ -27,8 +27,9 @@ def _issues(user: Any) -> QuerySet[TrackerIssue]:
 
 
 def issue_list(user: Any) -> QuerySet[TrackerIssue]:
-    """The tracker issues of the user's repositories."""
-    return _issues(user).select_related("repository", "finding")
+    """The tracker issues of the user's repositories. Their rows carry what the lists show (a pending one its
+    planned title): the findings, with their long descriptions, are not joined."""
+    return _issues(user).select_related("repository")
 
 
 def issue_get(user: Any, pk: int) -> TrackerIssue:
